@@ -1,0 +1,200 @@
+"""Build the service from Settings, run it, and shut it down in a fixed order.
+
+Start: store -> rules -> model (loaded and warmed) -> platforms -> worker -> HTTP -> pollers.
+Stop (SIGTERM/SIGINT): HTTP intake and pollers stop, in-flight comments get a deadline,
+then platforms, the model and, last, the store close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+from aiohttp import web
+
+from bot.actions import Actor
+from bot.config import Secrets, Settings, SiteSettings
+from bot.models import Verdict
+from bot.pipeline import Pipeline
+from bot.platforms.base import Platform
+from bot.platforms.generic import GenericAdapter
+from bot.policy import Policy
+from bot.scoring.base import ModelScorer
+from bot.scoring.rules import RuleSet, load_rules
+from bot.sources import webhook
+from bot.sources.poller import Poller
+from bot.store import AsyncStore, Store
+from bot.worker import Worker
+
+log = structlog.get_logger(__name__)
+
+SHUTDOWN_DEADLINE_S = 10.0
+STATE_KEY = web.AppKey("state", dict[str, object])
+
+
+def build_policy(settings: Settings) -> Policy:
+    return Policy(
+        thresholds={k: v.to_threshold() for k, v in settings.policy.thresholds.items()},
+        dry_run=settings.policy.dry_run,
+        max_rule_action=Verdict.parse(settings.policy.max_rule_action),
+    )
+
+
+def build_platform(site: SiteSettings, secrets: Secrets) -> Platform:
+    """Pick the adapter for a site; one adapter per platform type."""
+    return GenericAdapter(
+        site.name,
+        site.platform,
+        token=secrets.api_tokens.get(site.name),
+        webhook_secret=secrets.webhook_secrets.get(site.name),
+    )
+
+
+async def build_model(settings: Settings) -> ModelScorer | None:
+    if not settings.model.enabled:
+        log.info("model_disabled", mode="rules-only")
+        return None
+    from bot.scoring.model import DetoxifyScorer  # torch imports take seconds: only when needed
+
+    scorer = DetoxifyScorer(settings.model)
+    await scorer.start()
+    return scorer
+
+
+def warn_unused_thresholds(policy: Policy, model: ModelScorer | None) -> None:
+    if model is None:
+        return
+    missing = sorted(set(policy.thresholds) - set(model.labels))
+    if missing:
+        log.info("thresholds_without_label", labels=missing, model_labels=list(model.labels))
+
+
+@dataclass
+class Service:
+    settings: Settings
+    store: AsyncStore
+    pipeline: Pipeline
+    worker: Worker
+    platforms: dict[str, Platform]
+    pollers: list[Poller] = field(default_factory=list)
+    port: int = 0
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self) -> None:
+        """Run until `stop` is set, then drain in-flight work."""
+        tasks = [asyncio.create_task(self.worker.run(self.stop), name="worker")]
+        tasks += [
+            asyncio.create_task(p.run(self.stop), name=f"poll:{p.platform.site}")
+            for p in self.pollers
+        ]
+        stopper = asyncio.create_task(self.stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        self.stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.worker.drain(SHUTDOWN_DEADLINE_S)
+        for task in done:
+            if task is not stopper and task.exception():
+                raise task.exception()  # type: ignore[misc]
+
+
+def make_web_app(
+    service_state: dict[str, object],
+    store: AsyncStore,
+    worker: Worker,
+    platforms: dict[str, Platform],
+    max_body_bytes: int,
+) -> web.Application:
+    app = web.Application(client_max_size=max_body_bytes)
+    app[webhook.PLATFORMS_KEY] = platforms
+    app[webhook.STORE_KEY] = store
+    app[webhook.ON_QUEUED_KEY] = worker.wake
+    app[STATE_KEY] = service_state
+    webhook.add_routes(app)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    store = request.app[webhook.STORE_KEY]
+    counts = await store.run(store.sync.counts)
+    body = {
+        "status": "ok",
+        "model": state.get("model"),
+        "rules": state.get("rules"),
+        "queue": counts,
+    }
+    return web.json_response(body)
+
+
+ModelFactory = Callable[[Settings], Awaitable[ModelScorer | None]]
+
+
+@asynccontextmanager
+async def build_service(
+    settings: Settings, secrets: Secrets, model_factory: ModelFactory = build_model
+) -> AsyncIterator[Service]:
+    """Everything the service holds, opened in order and closed in reverse."""
+    async with AsyncExitStack() as stack:
+        store = AsyncStore(Store(settings.store.path))
+        stack.push_async_callback(store.close)  # registered first: closed last
+        released = await store.run(store.sync.release_leases)
+        if released:
+            log.info("leases_released", count=released)
+        rules: RuleSet = load_rules(settings.rules.paths)
+        log.info("rules_loaded", rules=len(rules.rules), version=rules.version)
+        model = await model_factory(settings)
+        if model is not None:
+            stack.push_async_callback(model.close)
+        policy = build_policy(settings)
+        warn_unused_thresholds(policy, model)
+        platforms = {site.name: build_platform(site, secrets) for site in settings.sites}
+        for platform in platforms.values():
+            await platform.start()
+            stack.push_async_callback(platform.close)
+        pipeline = Pipeline(rules, model, policy, Actor(platforms, store), store)
+        worker = Worker(pipeline, store, settings.workers)
+        state: dict[str, object] = {
+            "model": model.version if model else None,
+            "rules": rules.version,
+        }
+        app = make_web_app(state, store, worker, platforms, settings.server.max_body_bytes)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)  # closed first: intake stops before drain
+        site = web.TCPSite(runner, settings.server.host, settings.server.port)
+        await site.start()
+        port = runner.addresses[0][1] if runner.addresses else settings.server.port
+        log.info("listening", host=settings.server.host, port=port)
+        pollers = [
+            Poller(platforms[s.name], store, s.poll, on_queued=worker.wake)
+            for s in settings.sites
+            if s.poll.enabled
+        ]
+        yield Service(settings, store, pipeline, worker, platforms, pollers, port)
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def serve(settings: Settings, secrets: Secrets) -> None:
+    """`modbot run`: serve until SIGTERM or SIGINT."""
+    async with build_service(settings, secrets) as service:
+        install_signal_handlers(service.stop)
+        log.info(
+            "service_started",
+            sites=[s.name for s in settings.sites],
+            dry_run=settings.policy.dry_run,
+        )
+        await service.run()
+        log.info("service_stopping")
+    log.info("service_stopped")

@@ -1,0 +1,63 @@
+"""The only module that chains the stages: normalize -> score -> decide -> act -> record."""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+
+from bot.actions import Actor
+from bot.models import Comment, Decision, Record, Score
+from bot.normalize import normalize
+from bot.policy import Policy, decide
+from bot.scoring.base import ModelScorer, RuleScorer
+from bot.store import AsyncStore, IntakeItem
+
+log = structlog.get_logger(__name__)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        rules: RuleScorer,
+        model: ModelScorer | None,
+        policy: Policy,
+        actor: Actor | None = None,
+        store: AsyncStore | None = None,
+    ) -> None:
+        self.rules = rules  # swapped atomically when rule files reload
+        self.model = model
+        self.policy = policy
+        self._actor = actor
+        self._store = store
+
+    async def evaluate(self, comment: Comment) -> tuple[Score, Decision]:
+        """Score and decide without acting or recording (`modbot check`, eval)."""
+        rules = self.rules
+        text = normalize(comment)
+        hits = rules.match(comment, text)
+        model_score = await self.model.score(comment.text) if self.model else None
+        score = Score(hits=hits, model=model_score, rules_version=rules.version)
+        return score, decide(score, self.policy)
+
+    async def process(self, item: IntakeItem) -> Record:
+        """Run one queued comment through every stage; raises RetryableError to requeue."""
+        assert self._actor is not None and self._store is not None
+        comment = item.comment
+        with structlog.contextvars.bound_contextvars(comment_id=comment.id, site=comment.site):
+            log.debug("comment_text", text=comment.text)
+            score, decision = await self.evaluate(comment)
+            result = await self._actor.act(comment, decision)
+            record = Record(
+                comment, score, decision, result, item.received_at, time.time(), item.source
+            )
+            await self._store.run(self._store.sync.complete, item.id, record)
+            log.info(
+                "comment_decided",
+                verdict=decision.verdict.word,
+                would=decision.would_verdict.word,
+                action=result.status.value,
+                rules=[h.rule_id for h in score.hits],
+                latency_ms=round((record.decided_at - item.received_at) * 1000, 1),
+            )
+        return record

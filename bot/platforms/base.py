@@ -1,0 +1,89 @@
+"""The platform seam: what every adapter (generic, WordPress, Discourse, ...) provides."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from bot.models import Comment, Reason
+
+
+class PlatformError(Exception):
+    """Base of every error an adapter raises."""
+
+
+class RetryableError(PlatformError):
+    """The platform may accept the same call later (5xx, 429, network)."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PermanentError(PlatformError):
+    """The platform refused the call for good (4xx other than 429)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class WebhookRejected(Exception):
+    """A webhook request we will not accept; `status` is the HTTP answer (400, 401, ...)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    comments: tuple[Comment, ...]
+    cursor: str | None  # what to pass next time; None keeps the old cursor
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    event_id: str | None
+    kind: str  # "created", "edited", "ping", ...
+    comments: tuple[Comment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    comment_id: str
+    action: str  # "flag" | "hide" | "restore"
+    reason: str
+    reasons: tuple[Reason, ...]
+    version: str
+    idempotency_key: str
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """One site's API. Adapters raise RetryableError or PermanentError, nothing else."""
+
+    site: str
+
+    async def start(self) -> None:
+        """Open connections and check credentials."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def fetch_since(self, cursor: str | None, limit: int) -> Page:
+        """Comments newer than `cursor`, oldest first."""
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Verify and parse a webhook; raise WebhookRejected(401/400, why)."""
+        ...
+
+    async def flag(self, request: ActionRequest) -> str:
+        """Put the comment in front of moderators; returns a short outcome detail."""
+        ...
+
+    async def hide(self, request: ActionRequest) -> str: ...
+
+    async def restore(self, request: ActionRequest) -> str: ...

@@ -1,0 +1,115 @@
+"""Docker cannot run here: keep the Dockerfile honest by reading it."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(name="instructions")
+def _instructions() -> list[tuple[str, str]]:
+    text = (ROOT / "Dockerfile").read_text()
+    text = re.sub(r"\\\n", " ", text)
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+@pytest.fixture(name="pyproject")
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_every_copied_file_exists(instructions: list[tuple[str, str]]) -> None:
+    """Each COPY source is a real file or folder of the repository."""
+    copies = [rest for word, rest in instructions if word == "COPY"]
+    assert copies
+    for rest in copies:
+        sources = shlex.split(rest)[:-1]
+        for source in sources:
+            assert (ROOT / source).exists(), f"COPY {source}: no such file"
+
+
+def test_dockerignore_keeps_copied_files(instructions: list[tuple[str, str]]) -> None:
+    """.dockerignore does not exclude anything the Dockerfile copies."""
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    for word, rest in instructions:
+        if word == "COPY":
+            for source in shlex.split(rest)[:-1]:
+                assert source.rstrip("/") not in ignored
+
+
+def test_slim_python_base_matches_requires_python(
+    instructions: list[tuple[str, str]], pyproject: dict
+) -> None:
+    """The base image is a slim Python inside the project's supported range."""
+    base = next(rest for word, rest in instructions if word == "FROM")
+    match = re.fullmatch(r"python:(3\.\d+)-slim(?:-\w+)?", base.split()[0])
+    assert match, base
+    minor = int(match.group(1).split(".")[1])
+    spec = pyproject["project"]["requires-python"]
+    low = int(re.search(r">=3\.(\d+)", spec).group(1))
+    high = int(re.search(r"<3\.(\d+)", spec).group(1))
+    assert low <= minor < high
+
+
+def test_torch_pin_matches_pyproject(instructions: list[tuple[str, str]], pyproject: dict) -> None:
+    """The image installs the CPU build of exactly the torch that pyproject pins."""
+    pin = next(d for d in pyproject["project"]["dependencies"] if d.startswith("torch"))
+    runs = " ".join(rest for word, rest in instructions if word == "RUN")
+    assert pin in runs
+    assert "download.pytorch.org/whl/cpu" in runs
+    assert runs.index(pin) < runs.index("pip install .")
+
+
+def test_runs_as_non_root(instructions: list[tuple[str, str]]) -> None:
+    """The last USER is a named non-root user created in the image."""
+    users = [rest for word, rest in instructions if word == "USER"]
+    assert users and users[-1] not in {"root", "0"}
+    runs = " ".join(rest for word, rest in instructions if word == "RUN")
+    assert "useradd" in runs and users[-1] in runs
+
+
+def test_entrypoint_is_the_console_script(
+    instructions: list[tuple[str, str]], pyproject: dict
+) -> None:
+    """ENTRYPOINT names the console script pyproject declares, and CMD a real subcommand."""
+    import json
+
+    from bot.cli import build_parser
+
+    entry = json.loads(next(rest for word, rest in instructions if word == "ENTRYPOINT"))
+    assert entry[0] in pyproject["project"]["scripts"]
+    cmd = json.loads(next(rest for word, rest in instructions if word == "CMD"))
+    args = build_parser().parse_args(cmd)
+    assert args.command == "run"
+
+
+def test_healthcheck_hits_healthz_route(instructions: list[tuple[str, str]]) -> None:
+    """HEALTHCHECK requests /healthz on the port the service exposes by default."""
+    from bot.config import ServerSettings
+
+    check = next(rest for word, rest in instructions if word == "HEALTHCHECK")
+    port = ServerSettings().port
+    assert f"127.0.0.1:{port}/healthz" in check
+    assert any(word == "EXPOSE" and rest == str(port) for word, rest in instructions)
+    app_source = (ROOT / "bot" / "app.py").read_text()
+    assert '"/healthz"' in app_source
+
+
+def test_bake_model_argument_uses_models_pull(instructions: list[tuple[str, str]]) -> None:
+    """The optional BAKE_MODEL build argument pre-fetches weights with `modbot models pull`."""
+    assert any(word == "ARG" and rest.startswith("BAKE_MODEL") for word, rest in instructions)
+    runs = [rest for word, rest in instructions if word == "RUN"]
+    bake = next(r for r in runs if "BAKE_MODEL" in r)
+    assert "modbot models pull --model" in bake
