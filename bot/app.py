@@ -157,7 +157,8 @@ async def build_service(
         for platform in platforms.values():
             await platform.start()
             stack.push_async_callback(platform.close)
-        pipeline = Pipeline(rules, model, policy, Actor(platforms, store), store)
+        types = {s.name: s.platform.type for s in settings.sites}
+        pipeline = Pipeline(rules, model, policy, Actor(platforms, store), store, types)
         worker = Worker(pipeline, store, settings.workers)
         state: dict[str, object] = {
             "model": model.version if model else None,

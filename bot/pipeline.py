@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import structlog
 
@@ -24,12 +25,14 @@ class Pipeline:
         policy: Policy,
         actor: Actor | None = None,
         store: AsyncStore | None = None,
+        platform_types: Mapping[str, str] | None = None,
     ) -> None:
         self.rules = rules  # swapped atomically when rule files reload
         self.model = model
         self.policy = policy
         self._actor = actor
         self._store = store
+        self._platform_types = dict(platform_types or {})
 
     async def evaluate(self, comment: Comment) -> tuple[Score, Decision]:
         """Score and decide without acting or recording (`modbot check`, eval)."""
@@ -44,7 +47,10 @@ class Pipeline:
         """Run one queued comment through every stage; raises RetryableError to requeue."""
         assert self._actor is not None and self._store is not None
         comment = item.comment
-        with structlog.contextvars.bound_contextvars(comment_id=comment.id, site=comment.site):
+        platform = self._platform_types.get(comment.site, "")
+        with structlog.contextvars.bound_contextvars(
+            comment_id=comment.id, site=comment.site, platform=platform
+        ):
             log.debug("comment_text", text=comment.text)
             score, decision = await self.evaluate(comment)
             result = await self._actor.act(comment, decision)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from bot.cli import main
 from bot.config import ConfigError, Secret, Secrets, Settings, load_config
@@ -403,3 +404,32 @@ def test_settings_are_frozen(write_config: WriteConfig) -> None:
     settings, _ = load_config(write_config(SITE))
     with pytest.raises(ValueError, match="frozen"):
         settings.workers = settings.workers  # type: ignore[misc]
+
+
+def _fields(model: type, prefix: str = "") -> set[str]:
+    """Every key path a config may hold (sites' platform as the generic adapter's)."""
+    from pydantic import BaseModel
+
+    from bot.config import GenericPlatform
+
+    out = set()
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        out.add(path)
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        for arg in inner:
+            if name == "platform":
+                arg = GenericPlatform
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                out |= _fields(arg, path + ".")
+    return out
+
+
+def test_example_config_documents_every_key() -> None:
+    """config.example.yaml names every key the loader accepts (comments count)."""
+    from bot.config import Settings
+
+    text = (ROOT / "config.example.yaml").read_text()
+    missing = [p for p in sorted(_fields(Settings)) if p.split(".")[-1] + ":" not in text]
+    assert not missing, missing

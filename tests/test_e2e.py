@@ -153,3 +153,18 @@ async def test_dry_run_records_without_calling_the_platform(
     row = next(iter(_decisions(service).values()))
     assert (row["verdict"], row["action_status"], row["dry_run"]) == ("hide", "dry_run", 1)
     assert forum.calls == []
+
+
+async def test_poller_backs_off_on_outage_and_recovers(
+    forum: DemoForum, make_service: MakeService
+) -> None:
+    """Polls failing with 503 are retried with backoff; the comments are then processed."""
+    forum.fail_polls(3, status=503)
+    service = await make_service(forum, site=site_config(forum, webhook={"enabled": False}))
+    await forum.add_comment("you idiot", deliver_webhook=False)
+    await forum.add_comment("a kind remark", deliver_webhook=False)
+    await wait_for(lambda: len(_decisions(service)) == 2, timeout_s=30)
+    statuses = [p.status for p in forum.polls]
+    assert statuses[:3] == [503, 503, 503] and 200 in statuses[3:]
+    assert service.pollers[0].failures == 0  # reset after the first success
+    assert {r["source"] for r in _decisions(service).values()} == {"poll"}
