@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -18,11 +19,10 @@ import structlog
 from aiohttp import web
 
 from bot.actions import Actor
-from bot.config import Secrets, Settings, SiteSettings
+from bot.config import PolicySettings, Secrets, Settings, SiteSettings
 from bot.models import Verdict
 from bot.pipeline import Pipeline
 from bot.platforms.base import Platform
-from bot.platforms.generic import GenericAdapter
 from bot.policy import Policy
 from bot.scoring.base import ModelScorer
 from bot.scoring.rules import RuleSet, load_rules
@@ -37,17 +37,34 @@ SHUTDOWN_DEADLINE_S = 10.0
 STATE_KEY = web.AppKey("state", dict[str, object])
 
 
-def build_policy(settings: Settings) -> Policy:
+def build_policy(settings: Settings | PolicySettings) -> Policy:
+    policy = settings.policy if isinstance(settings, Settings) else settings
     return Policy(
-        thresholds={k: v.to_threshold() for k, v in settings.policy.thresholds.items()},
-        dry_run=settings.policy.dry_run,
-        max_rule_action=Verdict.parse(settings.policy.max_rule_action),
+        thresholds={k: v.to_threshold() for k, v in policy.thresholds.items()},
+        dry_run=policy.dry_run,
+        max_rule_action=Verdict.parse(policy.max_rule_action),
     )
+
+
+def site_policies(settings: Settings) -> dict[str, Policy]:
+    return {s.name: build_policy(s.policy) for s in settings.sites if s.policy is not None}
+
+
+# platform type -> "module:Class"; each adapter takes (site, platform settings, token,
+# webhook secret) and implements bot.platforms.base.Platform.
+ADAPTERS = {
+    "generic": "bot.platforms.generic:GenericAdapter",
+    "wordpress": "bot.platforms.wordpress:WordPressAdapter",
+    "discourse": "bot.platforms.discourse:DiscourseAdapter",
+    "coral": "bot.platforms.coral:CoralAdapter",
+}
 
 
 def build_platform(site: SiteSettings, secrets: Secrets) -> Platform:
     """Pick the adapter for a site; one adapter per platform type."""
-    return GenericAdapter(
+    module_name, _, class_name = ADAPTERS[site.platform.type].partition(":")
+    adapter = getattr(importlib.import_module(module_name), class_name)
+    return adapter(  # type: ignore[no-any-return]
         site.name,
         site.platform,
         token=secrets.api_tokens.get(site.name),
@@ -158,7 +175,9 @@ async def build_service(
             await platform.start()
             stack.push_async_callback(platform.close)
         types = {s.name: s.platform.type for s in settings.sites}
-        pipeline = Pipeline(rules, model, policy, Actor(platforms, store), store, types)
+        pipeline = Pipeline(
+            rules, model, policy, Actor(platforms, store), store, types, site_policies(settings)
+        )
         worker = Worker(pipeline, store, settings.workers)
         state: dict[str, object] = {
             "model": model.version if model else None,

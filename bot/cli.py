@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 failure at run time, 2 bad config or usage, 3 model not
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -17,13 +18,23 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 EXIT_MODEL = 3
 
+# Feature modules that add subcommands. Each has `register(subparsers)`, which adds its
+# parser(s) with `set_defaults(handler=fn)`; `fn(args) -> int` runs the command. Keep their
+# top-level imports light: they are imported for every `modbot` invocation.
+COMMAND_MODULES = (
+    "bot.rules.commands",  # modbot rules test | lint | explain
+    "bot.evaluate",  # modbot eval
+    "bot.scan",  # modbot scan
+    "bot.review.commands",  # modbot review | replay
+)
+
 
 def bundled_rules() -> Path:
     """The rules/ folder shipped beside the package (source checkout, editable install, image)."""
     return Path(__file__).resolve().parent.parent / "rules"
 
 
-def _model_args(parser: argparse.ArgumentParser) -> None:
+def add_model_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model (overrides the config)")
     group.add_argument("--rules-only", action="store_true", help="do not load the model")
     group.add_argument("--model", help="Detoxify model name (original, unbiased, ...)")
@@ -44,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-c", "--config", type=Path)
     check.add_argument("--rules", type=Path, action="append", help="rule file or folder")
     check.add_argument("--json", action="store_true", help="machine-readable output")
-    _model_args(check)
+    add_model_args(check)
 
     cfg = sub.add_parser("check-config", help="validate a config file")
     cfg.add_argument("config", type=Path)
@@ -70,7 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="moderate a demo forum's heated thread, in-process")
     demo.add_argument("--db", type=Path, help="keep the log here (default: a temporary file)")
     demo.add_argument("--serve", action="store_true", help="keep the forum up after the run")
-    _model_args(demo)
+    add_model_args(demo)
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise  # the module exists but one of its imports is missing
+            continue  # this feature is not part of this build
+        module.register(sub)
     return parser
 
 
@@ -90,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from bot import commands
+
+    if getattr(args, "handler", None) is not None:
+        return int(args.handler(args))
 
     if args.command == "check-config":
         return commands.check_config(args.config)

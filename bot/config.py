@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -27,7 +27,7 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, float]] = {
     "sexual_explicit": {"flag": 0.60},
 }
 
-SECRET_KEYS = ("api_token", "api_key", "secret", "password", "app_password")
+SECRET_KEYS = ("api_token", "api_key", "secret", "password", "app_password", "token")
 
 
 class ConfigError(Exception):
@@ -164,11 +164,13 @@ class WorkerSettings(_Model):
     lease_s: float = Field(120.0, ge=1.0, le=86_400)
 
 
-class GenericPlatform(_Model):
-    type: Literal["generic"]
+class _HttpPlatform(_Model):
+    """What every platform reached over HTTP shares. `credential` names its secret's keys:
+    `<credential>_env` or `<credential>_file`."""
+
+    credential: ClassVar[str] = "api_token"
+
     base_url: str = Field(pattern=r"^https?://")
-    api_token_env: str | None = None
-    api_token_file: Path | None = None
     timeout_s: float = Field(10.0, gt=0, le=300)
     max_retries: int = Field(5, ge=0, le=100)
     max_retry_after_s: float = Field(300.0, ge=0, le=86_400)
@@ -176,12 +178,70 @@ class GenericPlatform(_Model):
     _check_literal = model_validator(mode="before")(_reject_literal_secrets)
 
     def token_ref(self) -> SecretRef | None:
-        if self.api_token_env or self.api_token_file:
-            return SecretRef(env=self.api_token_env, file=self.api_token_file)
+        env = getattr(self, f"{self.credential}_env", None)
+        file = getattr(self, f"{self.credential}_file", None)
+        return SecretRef(env=env, file=file) if env or file else None
+
+    def token_key(self) -> str:
+        suffix = "_env" if getattr(self, f"{self.credential}_env", None) else "_file"
+        return self.credential + suffix
+
+
+class GenericPlatform(_HttpPlatform):
+    """The generic HTTP JSON contract (docs/generic-adapter.md)."""
+
+    type: Literal["generic"]
+    api_token_env: str | None = None
+    api_token_file: Path | None = None
+
+
+class WordPressPlatform(_HttpPlatform):
+    """WordPress REST API with an Application Password (docs/platforms/wordpress.md)."""
+
+    credential: ClassVar[str] = "app_password"
+
+    type: Literal["wordpress"]
+    username: str = Field(min_length=1)
+    app_password_env: str | None = None
+    app_password_file: Path | None = None
+    # status a hidden comment gets: hold (pending), spam or trash; per rule or label overrides
+    hide_status: Literal["hold", "spam", "trash"] = "hold"
+    hide_status_by_rule: dict[str, Literal["hold", "spam", "trash"]] = Field(default_factory=dict)
+    hide_status_by_label: dict[str, Literal["hold", "spam", "trash"]] = Field(default_factory=dict)
+
+
+class DiscoursePlatform(_HttpPlatform):
+    """Discourse admin API (docs/platforms/discourse.md)."""
+
+    credential: ClassVar[str] = "api_key"
+
+    type: Literal["discourse"]
+    api_username: str = "system"
+    api_key_env: str | None = None
+    api_key_file: Path | None = None
+    flag_type: Literal["notify_moderators", "inappropriate", "spam", "illegal", "off_topic"] = (
+        "notify_moderators"
+    )
+    hide_with: Literal["take_action", "review_queue"] = "take_action"
+    skip_private_messages: bool = True
+    requests_per_minute: int = Field(60, ge=1, le=100_000)
+
+
+class CoralPlatform(_Model):
+    """Coral's external moderation phase: Coral calls modbot (docs/platforms/coral.md)."""
+
+    type: Literal["coral"]
+    # Coral skips a phase that answers later than its timeout; answer "no opinion" before it.
+    answer_within_ms: int = Field(800, ge=50, le=60_000)
+
+    def token_ref(self) -> SecretRef | None:
         return None
 
 
-PlatformSettings = Annotated[GenericPlatform, Field(discriminator="type")]
+PlatformSettings = Annotated[
+    GenericPlatform | WordPressPlatform | DiscoursePlatform | CoralPlatform,
+    Field(discriminator="type"),
+]
 
 
 class WebhookSettings(_Model):
@@ -210,6 +270,8 @@ class SiteSettings(_Model):
     platform: PlatformSettings
     webhook: WebhookSettings = WebhookSettings()
     poll: PollSettings = PollSettings()
+    # this site's own policy; absent: the top-level policy
+    policy: PolicySettings | None = None
 
 
 class Settings(_Model):
@@ -352,6 +414,13 @@ def _rebase(path: Path | None, base_dir: Path) -> Path | None:
     if path is None or path.is_absolute():
         return path
     return base_dir / path
+
+
+def _rebase_platform(platform: Any, base_dir: Path) -> Any:
+    key = f"{getattr(platform, 'credential', '')}_file"
+    if not hasattr(platform, key):
+        return platform
+    return platform.model_copy(update={key: _rebase(getattr(platform, key), base_dir)})
 
 
 def _rebase_paths(settings: Settings, base_dir: Path) -> Settings:

@@ -26,6 +26,7 @@ class Pipeline:
         actor: Actor | None = None,
         store: AsyncStore | None = None,
         platform_types: Mapping[str, str] | None = None,
+        site_policies: Mapping[str, Policy] | None = None,
     ) -> None:
         self.rules = rules  # swapped atomically when rule files reload
         self.model = model
@@ -33,6 +34,7 @@ class Pipeline:
         self._actor = actor
         self._store = store
         self._platform_types = dict(platform_types or {})
+        self.site_policies = dict(site_policies or {})  # sites with a policy of their own
 
     async def evaluate(self, comment: Comment) -> tuple[Score, Decision]:
         """Score and decide without acting or recording (`modbot check`, eval)."""
@@ -41,7 +43,7 @@ class Pipeline:
         hits = rules.match(comment, text)
         model_score = await self.model.score(comment.text) if self.model else None
         score = Score(hits=hits, model=model_score, rules_version=rules.version)
-        return score, decide(score, self.policy)
+        return score, decide(score, self.site_policies.get(comment.site, self.policy))
 
     async def process(self, item: IntakeItem) -> Record:
         """Run one queued comment through every stage; raises RetryableError to requeue."""
