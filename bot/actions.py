@@ -9,6 +9,7 @@ failed action and not retried; a retryable error propagates so the comment stays
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import structlog
 
@@ -38,6 +39,13 @@ class Actor:
         if decision.dry_run:
             return ActionResult(verdict, ActionStatus.DRY_RUN, key, detail="dry run: not sent")
         ledger = self._store.sync
+        if await self._store.run(ledger.human_restored, comment.site, comment.id, comment.version):
+            return ActionResult(
+                verdict,
+                ActionStatus.HUMAN_OVERRIDE,
+                key,
+                detail="a moderator restored this version; not acting again",
+            )
         entry = await self._store.run(ledger.action_get, key)
         if entry is not None and entry.state != "started":
             status = ActionStatus.DONE if entry.state == "done" else ActionStatus.FAILED
@@ -58,6 +66,38 @@ class Actor:
         await self._store.run(ledger.action_finish, key, "done", detail)
         log.info("action_done", action=verdict.word, detail=detail)
         return ActionResult(verdict, ActionStatus.DONE, key, attempts, detail)
+
+    async def restore(self, decision: Any, moderator: str, note: str) -> ActionResult:
+        """Undo modbot's action on a logged decision, for a moderator; records the verdict.
+
+        `decision` is a row of the log (Store.latest_decision). The restore has its own
+        idempotency key per restore of this comment, so restoring again later is possible.
+        """
+        site, comment_id, version = decision["site"], decision["comment_id"], decision["version"]
+        ledger = self._store.sync
+        nth = await self._store.run(ledger.count_verdicts, site, comment_id, "restore")
+        raw = f"{site}\0{comment_id}\0{version}\0restore\0{nth}"
+        key = hashlib.sha256(raw.encode()).hexdigest()[:32]
+        reason = f"restored by moderator {moderator}" + (f": {note}" if note else "")
+        request = ActionRequest(comment_id, "restore", reason, (), version, key)
+        await self._store.run(ledger.action_begin, key, site, comment_id, version, "restore")
+        try:
+            detail = await self._platforms[site].restore(request)
+            status = ActionStatus.DONE
+        except PermanentError as exc:
+            detail, status = str(exc), ActionStatus.FAILED
+        await self._store.run(ledger.action_finish, key, status.value, detail)
+        await self._store.run(
+            ledger.add_verdict, decision, "restore", moderator, note, key, status.value, detail
+        )
+        log.info(
+            "comment_restored",
+            site=site,
+            comment_id=comment_id,
+            moderator=moderator,
+            status=status.value,
+        )
+        return ActionResult(Verdict.NONE, status, key, 1, detail)
 
     @staticmethod
     async def _call(platform: Platform, request: ActionRequest) -> str:

@@ -119,20 +119,33 @@ class Service:
                 raise task.exception()  # type: ignore[misc]
 
 
+PIPELINE_KEY = web.AppKey("pipeline", Pipeline)
+WORKER_KEY = web.AppKey("worker", Worker)
+
+
 def make_web_app(
     service_state: dict[str, object],
     store: AsyncStore,
     worker: Worker,
+    pipeline: Pipeline,
     platforms: dict[str, Platform],
     max_body_bytes: int,
 ) -> web.Application:
+    """The service's HTTP side: webhooks, /healthz, and routes adapters add (e.g. Coral's
+    moderation phase) through an optional `add_routes(app)` method."""
     app = web.Application(client_max_size=max_body_bytes)
     app[webhook.PLATFORMS_KEY] = platforms
     app[webhook.STORE_KEY] = store
     app[webhook.ON_QUEUED_KEY] = worker.wake
     app[STATE_KEY] = service_state
+    app[PIPELINE_KEY] = pipeline
+    app[WORKER_KEY] = worker
     webhook.add_routes(app)
     app.router.add_get("/healthz", healthz)
+    for platform in platforms.values():
+        add_routes = getattr(platform, "add_routes", None)
+        if add_routes is not None:
+            add_routes(app)
     return app
 
 
@@ -183,7 +196,9 @@ async def build_service(
             "model": model.version if model else None,
             "rules": rules.version,
         }
-        app = make_web_app(state, store, worker, platforms, settings.server.max_body_bytes)
+        app = make_web_app(
+            state, store, worker, pipeline, platforms, settings.server.max_body_bytes
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)  # closed first: intake stops before drain

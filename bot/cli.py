@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--format", choices=["table", "jsonl", "csv"], default="table")
     log.add_argument("-o", "--output", type=Path, help="write to this file")
 
+    restore = sub.add_parser("restore", help="undo modbot's action on a comment (moderator)")
+    restore.add_argument("-c", "--config", type=Path, required=True)
+    restore.add_argument("site")
+    restore.add_argument("comment_id")
+    restore.add_argument("--by", default="cli", help="the moderator's name, for the audit trail")
+    restore.add_argument("--note", default="")
+
     models = sub.add_parser("models", help="manage model weights")
     models_sub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     pull = models_sub.add_parser("pull", help="download model weights into the local cache")
@@ -126,6 +133,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.show_log(args)
     if args.command == "models":
         return commands.models_pull(args.model)
+    if args.command == "restore":
+        return commands.restore(args)
     if args.command == "demo":
         return commands.demo(args)
     raise AssertionError(args.command)

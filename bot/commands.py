@@ -156,6 +156,45 @@ def models_pull(name: str) -> int:
     return EXIT_OK
 
 
+def restore(args: argparse.Namespace) -> int:
+    """`modbot restore`: put a comment back as it was before modbot acted, and log who did."""
+    settings, secrets = load_config(args.config)
+    logs.configure(settings.logging.format, "warning")
+    return asyncio.run(_restore(settings, secrets, args.site, args.comment_id, args.by, args.note))
+
+
+async def _restore(
+    settings: Settings, secrets: Secrets, site: str, comment_id: str, by: str, note: str
+) -> int:
+    from bot.actions import Actor
+    from bot.app import build_platform
+    from bot.platforms.base import PlatformError
+    from bot.store import AsyncStore, Store
+
+    try:
+        site_settings = settings.site(site)
+    except KeyError:
+        raise ConfigError(f"no site named {site!r} in the config") from None
+    store = AsyncStore(Store(settings.store.path))
+    platform = build_platform(site_settings, secrets)
+    try:
+        decision = await store.run(store.sync.latest_decision, site, comment_id)
+        if decision is None:
+            print(f"modbot: comment {comment_id} of {site} is not in the log", file=sys.stderr)
+            return EXIT_FAILURE
+        await platform.start()
+        try:
+            result = await Actor({site: platform}, store).restore(decision, by, note)
+        except PlatformError as exc:
+            print(f"modbot: the platform did not answer, try again later: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+    finally:
+        await platform.close()
+        await store.close()
+    print(f"{site} comment {comment_id}: restore {result.status.value} ({result.detail})")
+    return EXIT_OK if result.status.value == "done" else EXIT_FAILURE
+
+
 def demo(args: argparse.Namespace) -> int:
     from bot.demo.run import run_demo
 

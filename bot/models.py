@@ -153,6 +153,7 @@ class ActionStatus(enum.StrEnum):
     DRY_RUN = "dry_run"  # shadow/dry-run: recorded, platform not called
     DONE = "done"
     FAILED = "failed"  # permanent error from the platform
+    HUMAN_OVERRIDE = "human_override"  # a moderator restored this version: never fight a human
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,3 +92,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX decision_hits_decision ON decision_hits(decision_id)",
     ),
 )
+
+MIGRATIONS += (
+    # 2: moderators' verdicts on decisions (confirm / restore / dismiss), with who and when
+    (
+        """CREATE TABLE verdicts (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,
+            comment_id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            decision_id INTEGER REFERENCES decisions(id) ON DELETE SET NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('confirm', 'restore', 'dismiss')),
+            moderator TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            action_key TEXT NOT NULL DEFAULT '',
+            action_status TEXT NOT NULL DEFAULT '',
+            action_detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX verdicts_comment ON verdicts(site, comment_id, version)",
+        "CREATE INDEX verdicts_decision ON verdicts(decision_id)",
+    ),
+)

@@ -283,6 +283,63 @@ class Store:
                     (item_id,),
                 )
 
+    # --- moderators' verdicts -------------------------------------------------------------
+
+    def latest_decision(self, site: str, comment_id: str) -> sqlite3.Row | None:
+        return self._db.execute(
+            "SELECT * FROM decisions WHERE site=? AND comment_id=? ORDER BY decided_at DESC, "
+            "id DESC LIMIT 1",
+            (site, comment_id),
+        ).fetchone()
+
+    def add_verdict(
+        self,
+        decision: sqlite3.Row,
+        verdict: str,
+        moderator: str,
+        note: str,
+        action_key: str = "",
+        action_status: str = "",
+        action_detail: str = "",
+    ) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO verdicts(site, comment_id, version, decision_id, verdict, moderator, "
+                "note, created_at, action_key, action_status, action_detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    decision["site"],
+                    decision["comment_id"],
+                    decision["version"],
+                    decision["id"],
+                    verdict,
+                    moderator,
+                    note,
+                    time.time(),
+                    action_key,
+                    action_status,
+                    action_detail[:2000],
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def count_verdicts(self, site: str, comment_id: str, verdict: str) -> int:
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM verdicts WHERE site=? AND comment_id=? AND verdict=?",
+                (site, comment_id, verdict),
+            ).fetchone()[0]
+        )
+
+    def human_restored(self, site: str, comment_id: str, version: str) -> bool:
+        """A moderator restored this very version: modbot must not act on it again."""
+        row = self._db.execute(
+            "SELECT 1 FROM verdicts WHERE site=? AND comment_id=? AND version=? AND "
+            "verdict='restore' LIMIT 1",
+            (site, comment_id, version),
+        ).fetchone()
+        return row is not None
+
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self._db.execute(sql, params).fetchall()
 
