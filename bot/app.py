@@ -167,9 +167,15 @@ ModelFactory = Callable[[Settings], Awaitable[ModelScorer | None]]
 
 @asynccontextmanager
 async def build_service(
-    settings: Settings, secrets: Secrets, model_factory: ModelFactory = build_model
+    settings: Settings,
+    secrets: Secrets,
+    model_factory: ModelFactory = build_model,
+    http: bool = True,
 ) -> AsyncIterator[Service]:
-    """Everything the service holds, opened in order and closed in reverse."""
+    """Everything the service holds, opened in order and closed in reverse.
+
+    `http=False` (for one-shot jobs like `modbot scan`) opens no port and runs no pollers.
+    """
     async with AsyncExitStack() as stack:
         store = AsyncStore(Store(settings.store.path))
         stack.push_async_callback(store.close)  # registered first: closed last
@@ -199,19 +205,26 @@ async def build_service(
         app = make_web_app(
             state, store, worker, pipeline, platforms, settings.server.max_body_bytes
         )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)  # closed first: intake stops before drain
-        site = web.TCPSite(runner, settings.server.host, settings.server.port)
-        await site.start()
-        port = runner.addresses[0][1] if runner.addresses else settings.server.port
-        log.info("listening", host=settings.server.host, port=port)
+        port = 0
+        if http:
+            port = await _serve_http(stack, app, settings)
         pollers = [
             Poller(platforms[s.name], store, s.poll, on_queued=worker.wake)
             for s in settings.sites
-            if s.poll.enabled
+            if s.poll.enabled and http
         ]
         yield Service(settings, store, pipeline, worker, platforms, pollers, port)
+
+
+async def _serve_http(stack: AsyncExitStack, app: web.Application, settings: Settings) -> int:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)  # closed first: intake stops before drain
+    site = web.TCPSite(runner, settings.server.host, settings.server.port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else settings.server.port
+    log.info("listening", host=settings.server.host, port=port)
+    return int(port)
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

@@ -36,14 +36,17 @@ class Pipeline:
         self._platform_types = dict(platform_types or {})
         self.site_policies = dict(site_policies or {})  # sites with a policy of their own
 
-    async def evaluate(self, comment: Comment) -> tuple[Score, Decision]:
+    async def evaluate(
+        self, comment: Comment, hidden_before: bool = False
+    ) -> tuple[Score, Decision]:
         """Score and decide without acting or recording (`modbot check`, eval)."""
         rules = self.rules
         text = normalize(comment)
         hits = rules.match(comment, text)
         model_score = await self.model.score(comment.text) if self.model else None
         score = Score(hits=hits, model=model_score, rules_version=rules.version)
-        return score, decide(score, self.site_policies.get(comment.site, self.policy))
+        policy = self.site_policies.get(comment.site, self.policy)
+        return score, decide(score, policy, hidden_before)
 
     async def process(self, item: IntakeItem) -> Record:
         """Run one queued comment through every stage; raises RetryableError to requeue."""
@@ -54,7 +57,11 @@ class Pipeline:
             comment_id=comment.id, site=comment.site, platform=platform
         ):
             log.debug("comment_text", text=comment.text)
-            score, decision = await self.evaluate(comment)
+            store = self._store.sync
+            hidden_before = await self._store.run(
+                store.hidden_before, comment.site, comment.id, comment.version
+            )
+            score, decision = await self.evaluate(comment, hidden_before)
             result = await self._actor.act(comment, decision)
             record = Record(
                 comment, score, decision, result, item.received_at, time.time(), item.source

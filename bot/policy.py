@@ -14,11 +14,23 @@ class Policy:
     max_rule_action: Verdict = Verdict.HIDE
 
 
-def decide(score: Score, policy: Policy) -> Decision:
+EDITED_AFTER_HIDE = Reason(
+    "history",
+    "edited_after_hide",
+    Verdict.FLAG,
+    "edited after modbot hid an earlier version; the new text passes: review it to restore",
+)
+
+
+def decide(score: Score, policy: Policy, hidden_before: bool = False) -> Decision:
+    """The verdict for one comment. `hidden_before`: modbot hid an earlier version of it."""
     reasons = [_rule_reason(hit, policy) for hit in score.hits]
     if score.model is not None:
         reasons.extend(_model_reasons(score.model.labels, policy.thresholds))
     reasons = [r for r in reasons if r.verdict > Verdict.NONE or r.kind == "rule"]
+    if hidden_before and not any(r.verdict > Verdict.NONE and not r.shadow for r in reasons):
+        # a cleaned-up edit stays hidden on the platform; put it in front of a moderator
+        reasons.append(EDITED_AFTER_HIDE)
     live = [r.verdict for r in reasons if not r.shadow]
     every = [r.verdict for r in reasons]
     return Decision(

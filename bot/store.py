@@ -331,6 +331,22 @@ class Store:
             ).fetchone()[0]
         )
 
+    def hidden_before(self, site: str, comment_id: str, version: str) -> bool:
+        """modbot hid another version of this comment, and no moderator restored it since."""
+        row = self._db.execute(
+            "SELECT MAX(decided_at) FROM decisions WHERE site=? AND comment_id=? AND version!=? "
+            "AND action='hide' AND action_status='done'",
+            (site, comment_id, version),
+        ).fetchone()
+        if row[0] is None:
+            return False
+        restored = self._db.execute(
+            "SELECT 1 FROM verdicts WHERE site=? AND comment_id=? AND verdict='restore' AND "
+            "created_at>? LIMIT 1",
+            (site, comment_id, row[0]),
+        ).fetchone()
+        return restored is None
+
     def human_restored(self, site: str, comment_id: str, version: str) -> bool:
         """A moderator restored this very version: modbot must not act on it again."""
         row = self._db.execute(

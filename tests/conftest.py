@@ -21,6 +21,8 @@ from bot.demo.forum import DemoForum
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 MINILM = SHARED / "models" / "minilm-tox"
+# The rule files the service tests run with (override to try a candidate rule set).
+RULES = Path(os.environ.get("MODBOT_TEST_RULES", ROOT / "rules"))
 
 # No test may reach the network: model code must fail fast instead of trying hubs.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -81,6 +83,28 @@ def model_config(tiny: TinyModel | None, **extra: Any) -> dict[str, Any]:
 MakeService = Callable[..., Awaitable[Service]]
 
 
+def service_settings(
+    forum: DemoForum,
+    db: Path,
+    tiny: TinyModel | None = None,
+    *,
+    policy: dict[str, Any] | None = None,
+    site: dict[str, Any] | None = None,
+) -> Settings:
+    """Settings for a service moderating the demo forum, with a fresh store at `db`."""
+    return Settings.model_validate(
+        {
+            "store": {"path": str(db)},
+            "server": {"host": "127.0.0.1", "port": 0},
+            "model": model_config(tiny),
+            "rules": {"paths": [str(RULES)]},
+            "policy": policy or {},
+            "workers": {"concurrency": 8, "retry_max_delay_s": 2},
+            "sites": [site or site_config(forum)],
+        }
+    )
+
+
 @pytest.fixture(name="make_service")
 async def _make_service(tmp_path: Path) -> AsyncIterator[MakeService]:
     """Factory: build and start a real service against a forum; stopped at teardown."""
@@ -97,17 +121,8 @@ async def _make_service(tmp_path: Path) -> AsyncIterator[MakeService]:
         ) -> Service:
             import asyncio
 
-            settings = Settings.model_validate(
-                {
-                    "store": {"path": str(db or tmp_path / f"modbot-{random.random():.6f}.db")},
-                    "server": {"host": "127.0.0.1", "port": 0},
-                    "model": model_config(tiny),
-                    "rules": {"paths": [str(ROOT / "rules")]},
-                    "policy": policy or {},
-                    "workers": {"concurrency": 8, "retry_max_delay_s": 2},
-                    "sites": [site or site_config(forum)],
-                }
-            )
+            db = db or tmp_path / f"modbot-{random.random():.6f}.db"
+            settings = service_settings(forum, db, tiny, policy=policy, site=site)
             service = await stack.enter_async_context(build_service(settings, forum_secrets(forum)))
             forum.webhook_url = f"http://127.0.0.1:{service.port}/webhooks/demo"
             task = asyncio.create_task(service.run())

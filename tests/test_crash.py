@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
-from conftest import ROOT, TinyModel
+from conftest import RULES, TinyModel
 from e2e_corpus import expected_verdict, make_corpus, split_thresholds
 
 from bot.config import ModelSettings
@@ -55,7 +55,7 @@ def write_config(tmp: Path, forum: DemoForum, tiny: TinyModel, port: int, thresh
             "batch_size": 8,
             "batch_wait_ms": 5,
         },
-        "rules": {"paths": [str(ROOT / "rules")]},
+        "rules": {"paths": [str(RULES)]},
         "policy": {"thresholds": thresholds},
         "workers": {"concurrency": 8, "retry_max_delay_s": 1, "lease_s": 30},
         "sites": [

@@ -17,8 +17,14 @@ async def test_restore_puts_comment_back_and_is_audited(
     service = await make_service(forum)
     comment = await forum.add_comment("go home wetback", deliver_webhook=False)
     await wait_for(lambda: forum.comment(comment["id"]).state == "hidden")
-    code = await _restore(service.settings, forum_secrets(forum), "demo", str(comment["id"]),
-                          "alice", "reclaimed usage")
+    code = await _restore(
+        service.settings,
+        forum_secrets(forum),
+        "demo",
+        str(comment["id"]),
+        "alice",
+        "reclaimed usage",
+    )
     assert code == 0
     assert forum.comment(comment["id"]).state == "visible"
     assert [a.action for a in forum.applied_for(comment["id"])] == ["hide", "restore"]
@@ -44,3 +50,17 @@ async def test_restored_version_is_never_hidden_again(
     assert forum.comment(comment["id"]).state == "visible"
     await forum.edit_comment(comment["id"], "go home wetback, I said", deliver_webhook=False)
     await wait_for(lambda: forum.comment(comment["id"]).state == "hidden")
+
+
+async def test_edit_that_cleans_up_a_hidden_comment_is_flagged_for_review(
+    forum: DemoForum, make_service: MakeService
+) -> None:
+    """A hidden comment edited into clean text is flagged so a moderator sees it."""
+    service = await make_service(forum)
+    comment = await forum.add_comment("go home wetback", deliver_webhook=False)
+    await wait_for(lambda: forum.comment(comment["id"]).state == "hidden")
+    await forum.edit_comment(comment["id"], "I went too far, sorry.", deliver_webhook=False)
+    await wait_for(lambda: len(forum.applied_for(comment["id"])) == 2)
+    assert [a.action for a in forum.applied_for(comment["id"])] == ["hide", "flag"]
+    row = service.store.sync.latest_decision("demo", str(comment["id"]))
+    assert row["verdict"] == "flag" and "edited_after_hide" in row["reasons"]
