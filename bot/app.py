@@ -211,7 +211,7 @@ async def build_service(
         pollers = [
             Poller(platforms[s.name], store, s.poll, on_queued=worker.wake)
             for s in settings.sites
-            if s.poll.enabled and http
+            if s.poll.enabled and http and getattr(platforms[s.name], "can_poll", True)
         ]
         yield Service(settings, store, pipeline, worker, platforms, pollers, port)
 

@@ -110,6 +110,28 @@ class ServerSettings(_Model):
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
 
 
+class ReviewSettings(_Model):
+    """The moderators' review page (bot/review), on its own address."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8081, ge=0, le=65535)
+    cookie_secure: bool = True
+    session_lifetime_s: float = Field(12 * 3600.0, ge=60, le=30 * 86_400)
+    session_idle_s: float = Field(2 * 3600.0, ge=60, le=30 * 86_400)
+    page_size: int = Field(25, ge=5, le=200)
+    login_window_s: float = Field(900.0, ge=10, le=86_400)
+    login_max_failures_per_ip: int = Field(20, ge=1, le=10_000)
+    login_max_failures_per_user: int = Field(5, ge=1, le=10_000)
+    client_ip_header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,64}$")
+
+    @model_validator(mode="after")
+    def _idle_within_lifetime(self) -> ReviewSettings:
+        if self.session_idle_s > self.session_lifetime_s:
+            raise ValueError("session_idle_s is longer than session_lifetime_s")
+        return self
+
+
 class ModelSettings(_Model):
     enabled: bool = True
     name: str = "original"
@@ -233,6 +255,9 @@ class CoralPlatform(_Model):
     type: Literal["coral"]
     # Coral skips a phase that answers later than its timeout; answer "no opinion" before it.
     answer_within_ms: int = Field(800, ge=50, le=60_000)
+    # what a flagged comment gets besides the FLAG action: none (stays published),
+    # premod (held for pre-moderation) or system_withheld
+    flag_status: Literal["none", "premod", "system_withheld"] = "none"
 
     def token_ref(self) -> SecretRef | None:
         return None
@@ -283,6 +308,7 @@ class Settings(_Model):
     policy: PolicySettings = PolicySettings()
     workers: WorkerSettings = WorkerSettings()
     sites: tuple[SiteSettings, ...] = ()
+    review: ReviewSettings = ReviewSettings()
 
     def site(self, name: str) -> SiteSettings:
         for site in self.sites:
@@ -429,9 +455,7 @@ def _rebase_paths(settings: Settings, base_dir: Path) -> Settings:
     sites = tuple(
         site.model_copy(
             update={
-                "platform": site.platform.model_copy(
-                    update={"api_token_file": _rebase(site.platform.api_token_file, base_dir)}
-                ),
+                "platform": _rebase_platform(site.platform, base_dir),
                 "webhook": site.webhook.model_copy(
                     update={"secret_file": _rebase(site.webhook.secret_file, base_dir)}
                 ),
@@ -464,9 +488,10 @@ def _resolve_secrets(
         platform, hook = site.platform, site.webhook
         ref = platform.token_ref()
         if ref is not None:
-            key = "api_token_env" if platform.api_token_env else "api_token_file"
+            key = platform.token_key()  # type: ignore[union-attr]
+            what = platform.credential  # type: ignore[union-attr]
             secrets.api_tokens[site.name] = _resolve(
-                ref, "api_token", ("sites", i, "platform", key), filename, lines
+                ref, what, ("sites", i, "platform", key), filename, lines
             )
         if hook.enabled:
             ref = SecretRef(env=hook.secret_env, file=hook.secret_file)

@@ -433,3 +433,31 @@ def test_example_config_documents_every_key() -> None:
     text = (ROOT / "config.example.yaml").read_text()
     missing = [p for p in sorted(_fields(Settings)) if p.split(".")[-1] + ":" not in text]
     assert not missing, missing
+
+
+def test_every_platform_type_resolves_its_own_credential(
+    write_config: WriteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WordPress, Discourse and Coral sites load; each credential comes from its own key."""
+    (tmp_path / "wp-pass").write_text("abcd efgh\n")
+    monkeypatch.setenv("MODBOT_TEST_DKEY", "discourse-key")
+    path = write_config(
+        "sites:\n"
+        "  - name: blog\n"
+        "    platform: {type: wordpress, base_url: 'http://127.0.0.1:1', username: admin,\n"
+        "               app_password_file: wp-pass}\n"
+        "  - name: forum\n"
+        "    platform: {type: discourse, base_url: 'http://127.0.0.1:2',\n"
+        "               api_key_env: MODBOT_TEST_DKEY}\n"
+        "  - name: comments\n"
+        "    platform: {type: coral}\n"
+    )
+    settings, secrets = load_config(path)
+    assert [s.platform.type for s in settings.sites] == ["wordpress", "discourse", "coral"]
+    assert secrets.api_tokens["blog"].reveal() == "abcd efgh"
+    assert secrets.api_tokens["forum"].reveal() == "discourse-key"
+    assert "comments" not in secrets.api_tokens
+    monkeypatch.setenv("MODBOT_TEST_DKEY", "")
+    assert "sites[1].platform.api_key_env: api_key from $MODBOT_TEST_DKEY is empty" in error_of(
+        path
+    )
