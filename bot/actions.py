@@ -15,6 +15,7 @@ import structlog
 
 from bot.models import ActionResult, ActionStatus, Comment, Decision, Verdict
 from bot.platforms.base import ActionRequest, PermanentError, Platform
+from bot.platforms.humans import human_override
 from bot.policy import summarize
 from bot.store import AsyncStore
 
@@ -50,6 +51,10 @@ class Actor:
         if entry is not None and entry.state != "started":
             status = ActionStatus.DONE if entry.state == "done" else ActionStatus.FAILED
             return ActionResult(verdict, status, key, entry.attempts, entry.detail)
+        # a half-done call of ours (entry "started") is finished, never second-guessed
+        override = "" if entry else await human_override(self._platforms[comment.site], comment.id)
+        if override:
+            return ActionResult(verdict, ActionStatus.HUMAN_OVERRIDE, key, detail=override)
         await self._store.run(
             ledger.action_begin, key, comment.site, comment.id, comment.version, verdict.word
         )

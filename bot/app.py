@@ -24,6 +24,7 @@ from bot.models import Verdict
 from bot.pipeline import Pipeline
 from bot.platforms.base import Platform
 from bot.policy import Policy
+from bot.review.web import start_review_server
 from bot.scoring.base import ModelScorer
 from bot.scoring.rules import RuleSet, load_rules
 from bot.sources import webhook
@@ -208,6 +209,9 @@ async def build_service(
         port = 0
         if http:
             port = await _serve_http(stack, app, settings)
+            review = await start_review_server(settings, platforms)
+            if review is not None:
+                stack.push_async_callback(review.close)  # closes before platforms and store
         pollers = [
             Poller(platforms[s.name], store, s.poll, on_queued=worker.wake)
             for s in settings.sites
