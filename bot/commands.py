@@ -40,6 +40,7 @@ def check_config(path) -> int:  # type: ignore[no-untyped-def]
 
 def run_service(settings: Settings, secrets: Secrets) -> int:
     from bot.app import serve
+    from bot.platforms.base import PlatformError
     from bot.scoring.model import ModelLoadError
 
     try:
@@ -47,6 +48,11 @@ def run_service(settings: Settings, secrets: Secrets) -> int:
     except ModelLoadError as exc:
         print(f"modbot: model error\n{exc}", file=sys.stderr)
         return EXIT_MODEL
+    except PlatformError as exc:  # e.g. the platform unreachable at start-up
+        if isinstance(exc, ConfigError):
+            raise  # a setup problem the operator fixes in the config: exit 2
+        print(f"modbot: platform error\n{exc}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 

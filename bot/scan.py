@@ -77,7 +77,9 @@ async def _scan_site(console: Any, service: Any, name: str, since: float) -> Non
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"{name}: reading comments")
-        cursor: str | None = None
+        # an adapter that can find where `since` starts (Discourse) saves reading the whole site
+        find = getattr(platform, "scan_cursor", None)
+        cursor: str | None = await find(since) if find is not None else None
         while True:
             page = await platform.fetch_since(cursor, 100)
             recent = [c for c in page.comments if _created(c.created_at) >= since]
