@@ -168,3 +168,51 @@ async def test_poller_backs_off_on_outage_and_recovers(
     assert statuses[:3] == [503, 503, 503] and 200 in statuses[3:]
     assert service.pollers[0].failures == 0  # reset after the first success
     assert {r["source"] for r in _decisions(service).values()} == {"poll"}
+
+
+async def test_two_sites_with_their_own_policies(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One config, two sites: each site's own policy decides for its comments."""
+    from conftest import RULES
+
+    from bot.app import build_service
+    from bot.config import Secret, Secrets, Settings
+
+    async with DemoForum("t1", webhook_secret="s1") as live, DemoForum("t2") as shadow:
+        settings = Settings.model_validate(
+            {
+                "store": {"path": str(tmp_path / "two.db")},
+                "server": {"port": 0},
+                "model": {"enabled": False},
+                "rules": {"paths": [str(RULES)]},
+                "sites": [
+                    {
+                        "name": "live",
+                        "platform": {"type": "generic", "base_url": live.base_url},
+                        "poll": {"interval_s": 0.1},
+                    },
+                    {
+                        "name": "shadow",
+                        "platform": {"type": "generic", "base_url": shadow.base_url},
+                        "poll": {"interval_s": 0.1},
+                        "policy": {"dry_run": True},
+                    },
+                ],
+            }
+        )
+        secrets = Secrets()
+        secrets.api_tokens.update(live=Secret("t1", "t"), shadow=Secret("t2", "t"))
+        for forum in (live, shadow):
+            await forum.add_comment("go home wetback", deliver_webhook=False)
+        async with build_service(settings, secrets) as service:
+            task = asyncio.create_task(service.run())
+            await wait_for(
+                lambda: (
+                    len(_decisions(service)) >= 1
+                    and service.store.sync.query("SELECT COUNT(*) FROM decisions")[0][0] == 2
+                )
+            )
+            service.stop.set()
+            await task
+            rows = {r["site"]: dict(r) for r in service.store.sync.query("SELECT * FROM decisions")}
+    assert rows["live"]["action_status"] == "done" and live.comment(1).state == "hidden"
+    assert rows["shadow"]["action_status"] == "dry_run" and shadow.calls == []
