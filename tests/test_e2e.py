@@ -205,12 +205,8 @@ async def test_two_sites_with_their_own_policies(tmp_path) -> None:  # type: ign
             await forum.add_comment("go home wetback", deliver_webhook=False)
         async with build_service(settings, secrets) as service:
             task = asyncio.create_task(service.run())
-            await wait_for(
-                lambda: (
-                    len(_decisions(service)) >= 1
-                    and service.store.sync.query("SELECT COUNT(*) FROM decisions")[0][0] == 2
-                )
-            )
+            count = "SELECT COUNT(*) FROM decisions"
+            await wait_for(lambda: service.store.sync.query(count)[0][0] == 2)
             service.stop.set()
             await task
             rows = {r["site"]: dict(r) for r in service.store.sync.query("SELECT * FROM decisions")}
