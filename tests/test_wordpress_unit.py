@@ -537,3 +537,18 @@ async def test_webhooks_for_comments_out_of_view_are_ignored(
     """Spam, trash and pingbacks are not moderated: the event carries no comment."""
     body = webhook(**changes)
     assert adapter.parse_webhook(signed(body), body).comments == ()
+
+
+async def test_confirm_can_escalate_to_spam_and_restore_undoes_it(
+    wp: FakeWordPress, adapter: WordPressAdapter
+) -> None:
+    """A moderator's escalation spams a held comment; restore brings back its first status."""
+    (comment,) = wp.add(1)
+    await adapter.hide(request(1, "hide", rule("slur.race")))
+    assert await adapter.escalate(request(1, "spam")) == "hold -> spam"
+    assert comment.status == "spam"
+    assert comment.meta["modbot_previous_status"] == "approved"
+    await adapter.restore(request(1, "restore"))
+    assert comment.status == "approved"
+    with pytest.raises(PermanentError):
+        await adapter.escalate(request(1, "delete"))

@@ -280,6 +280,23 @@ class WordPressAdapter:
         await self._update(current, status=target, meta=meta)
         return f"{status} -> {target}"
 
+    # a moderator confirming a hide may send the comment further: review page and CLI offer these
+    escalations = ("spam", "trash")
+
+    async def escalate(self, request: ActionRequest) -> str:
+        """Confirm-and-escalate: spam or trash the comment, keeping what restore needs."""
+        if request.action not in self.escalations:
+            raise PermanentError(f"WordPress cannot escalate to {request.action!r}")
+        current = await self._get(request.comment_id)
+        status = current["status"]
+        previous = current["meta"].get("modbot_previous_status") or status
+        meta = self._meta(request.action, request.reason, previous_status=previous)
+        if status == request.action:
+            await self._update(current, meta=meta)
+            return f"already {status}"
+        await self._update(current, status=request.action, meta=meta)
+        return f"{status} -> {request.action}"
+
     async def restore(self, request: ActionRequest) -> str:
         """Back to the status the comment had before modbot hid it; mark it restored."""
         current = await self._get(request.comment_id)
