@@ -12,14 +12,17 @@ from bot import logs
 from bot.demo.forum import DemoForum
 
 
-async def _moderate_one(forum: DemoForum, make_service: MakeService, text: str) -> None:
-    service = await make_service(forum)
-    comment = await forum.add_comment(text)
-    for _ in range(200):
-        if service.store.sync.query("SELECT COUNT(*) FROM decisions")[0][0]:
-            break
+async def _moderate_one(
+    forum: DemoForum, make_service: MakeService, text: str, stream: io.StringIO
+) -> None:
+    """Moderate one comment and wait for its last log event (written after the log row)."""
+    await make_service(forum)
+    await forum.add_comment(text)
+    for _ in range(500):
+        if "comment_decided" in stream.getvalue():
+            return
         await asyncio.sleep(0.02)
-    assert comment["id"]
+    raise AssertionError("comment_decided was never logged")
 
 
 async def test_json_lines_carry_comment_context_and_no_text_at_info(
@@ -29,7 +32,7 @@ async def test_json_lines_carry_comment_context_and_no_text_at_info(
     stream = io.StringIO()
     logs.configure("json", "info", stream=stream)
     text = "go home wetback, signed Quentin Zebulon"
-    await _moderate_one(forum, make_service, text)
+    await _moderate_one(forum, make_service, text, stream)
     events = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
     per_comment = [e for e in events if e["event"] in {"comment_decided", "action_done"}]
     assert {e["event"] for e in per_comment} == {"comment_decided", "action_done"}
@@ -45,7 +48,7 @@ async def test_debug_level_logs_the_comment_text(
     """At debug, the comment's text is logged once, bound to its id."""
     stream = io.StringIO()
     logs.configure("json", "debug", stream=stream)
-    await _moderate_one(forum, make_service, "a calm and civil remark by Quentin")
+    await _moderate_one(forum, make_service, "a calm and civil remark by Quentin", stream)
     lines = [json.loads(x) for x in stream.getvalue().splitlines() if x.startswith("{")]
     text_events = [e for e in lines if e["event"] == "comment_text"]
     assert len(text_events) == 1
