@@ -25,6 +25,7 @@ from bot.pipeline import Pipeline
 from bot.platforms.base import Platform
 from bot.policy import Policy
 from bot.review.web import start_review_server
+from bot.rules.reload import RuleReloader
 from bot.scoring.base import ModelScorer
 from bot.scoring.rules import RuleSet, load_rules
 from bot.sources import webhook
@@ -102,6 +103,7 @@ class Service:
     pollers: list[Poller] = field(default_factory=list)
     port: int = 0
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    reloader: RuleReloader | None = None
 
     async def run(self) -> None:
         """Run until `stop` is set, then drain in-flight work."""
@@ -110,6 +112,8 @@ class Service:
             asyncio.create_task(p.run(self.stop), name=f"poll:{p.platform.site}")
             for p in self.pollers
         ]
+        if self.reloader is not None:  # rule files re-read on change and on SIGHUP
+            tasks.append(asyncio.create_task(self.reloader.run(self.stop), name="rules"))
         stopper = asyncio.create_task(self.stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         self.stop.set()
@@ -217,7 +221,17 @@ async def build_service(
             for s in settings.sites
             if s.poll.enabled and http and getattr(platforms[s.name], "can_poll", True)
         ]
-        yield Service(settings, store, pipeline, worker, platforms, pollers, port)
+        reloader = None
+        if http and settings.rules.reload:
+
+            def swap_rules(new: RuleSet) -> None:
+                pipeline.rules = new  # evaluate() reads .rules once per comment
+                state["rules"] = new.version
+
+            reloader = RuleReloader(settings.rules.paths, swap_rules, current=rules)
+        yield Service(
+            settings, store, pipeline, worker, platforms, pollers, port, reloader=reloader
+        )
 
 
 async def _serve_http(stack: AsyncExitStack, app: web.Application, settings: Settings) -> int:

@@ -33,6 +33,7 @@ class Author:
     id: str = ""
     name: str = ""
     role: str = ""  # e.g. "moderator", "staff", "member", "anonymous"
+    account_created_at: str = ""  # ISO 8601 when the platform says; rules' account_age_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,11 @@ class NormalizedText:
     text: str
     # offsets[i] is the index in `original` of the character that produced text[i]
     offsets: tuple[int, ...]
+    # the rule engine's readings of the text (bot.normalize.View: plain, joined, leet)
+    views: tuple[Any, ...] = ()
+    # [start, end) spans of `original` inside quotes (blockquote, [quote], "> " lines)
+    quotes: tuple[tuple[int, int], ...] = ()
+    platform: str = ""  # the site's platform type ("discourse", ...), for rule conditions
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span in `text` back to a span in `original`."""

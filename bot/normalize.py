@@ -1,29 +1,337 @@
 """Normalize a comment for matching while remembering where every character came from.
 
-The folded text is what rules match against; `NormalizedText.original_span` maps a match
-back to the exact characters the author wrote.
+The comment is folded once (NFKC, case folding, invisible characters removed, homoglyphs
+folded to Latin, diacritics stripped; see `bot.rules.folding`) and then read in views:
+
+- `plain`: the folded text;
+- `joined`: separators inside words removed ("i d i o t", "i.d.i.o.t", "id-iot" -> "idiot"),
+  only when the comment has any; a second joined view keeps a leading "a"/"i" as its own word
+  ("is a f a g" -> "is a fag");
+- `leet`: digits and symbols inside words read as letters ("m0r0n", "$hit"), only when the
+  comment has any. Its canonical form also reads "l" as "i", as the terms it is matched
+  against do, since "1" and "|" stand for either. Hits that exist only in the leet view are
+  "leet-only", which rules cap.
+
+Each view has its text (what regular expressions run on) and a canonical form that word terms
+are matched against, computed on first use: punctuation and spaces read as one space, each
+symbol (emoji, "=") is a word of its own, and every run of a repeated letter is squeezed to
+one letter whose run length is kept ("idiooot" is "idiot" with o x3). Every view keeps an
+offset map back to the original, so a hit's span is exactly what the author typed, separators
+and invisible characters included.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 
 from bot.models import Comment, NormalizedText
+from bot.rules import spans
+from bot.rules.folding import CANON, FOLD, I_FOR_L, LEET_TABLE, NON_UNIT, SIGNATURE, SYMBOLS
+from bot.rules.quotes import quoted_ranges
+
+# ASCII punctuation, spaces and controls read as a space; $ + < = > | are symbols
+_ASCII_CANON = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not c.isalnum() and c not in "_$+<=>|"}
+)
+_ASCII_SYMBOL = re.compile(r"[$+<=>|]")
+_ASCII_SYMBOLS = frozenset("$+<=>|")
+# Runs of a repeated Latin letter or space (folding has made look-alikes Latin already).
+_SQUEEZE = re.compile(r"(?<=([a-z ]))\1+")  # the repeats after a letter or space
+# On the signature (bot.rules.folding.SIGNATURE): two or more single letters or digits, each
+# after one space ("i d i o t"); a separator between letters ("id-iot": checked before it).
+_SPACED = re.compile(r"(?<![a1'])(?<![a1]-)[a1](?: [a1])+(?![a1']|-[a1])")
+_CUT = re.compile(r"-(?=[a1])")  # a separator before a letter or digit; checked before it
+_INNER_CUT = re.compile(r"(?<=[a1])-(?=[a1])")
+_REGION = re.compile(r"[a1-]*")  # a word with its in-word separators, on the signature
+_NO_SEPARATORS = str.maketrans("", "", "-._*~\u00b7\u2022")
+_LEET_HINT = re.compile(r"a1|1a|a!a|1'a|a'1")
+_LEET_TOKEN = re.compile(r"[a1!']+")
+# "3rd", "10am", "5k", "90s": numbers with a unit, not leetspeak
+_NOT_LEET = re.compile(r"\d+(?:st|nd|rd|th|s|am|pm|k|m|x|h|d|km|kg|mb|gb|ms|yo|ish)")
 
 
-def normalize(comment: Comment) -> NormalizedText:
-    return normalize_text(comment.text)
+class View:
+    """One reading of the comment: `text` for regexes, `padded` for word terms."""
+
+    __slots__ = ("_canonical", "name", "text", "to_original", "words")
+
+    def __init__(
+        self, name: str, text: str, to_original: spans.SpanMap, words: tuple[str, ...] = ()
+    ) -> None:
+        self.name = name  # plain | joined | leet
+        self.text = text
+        self.to_original = to_original  # text -> original
+        self.words = words  # the words this view reads differently from the plain view
+        self._canonical: _Canonical | None = None
+
+    def __repr__(self) -> str:
+        return f"View({self.name!r}, {self.text!r})"
+
+    @property
+    def canonical(self) -> _Canonical:
+        if self._canonical is None:
+            text = self.text.translate(I_FOR_L) if self.name == "leet" else self.text
+            self._canonical = _Canonical(text)
+        return self._canonical
+
+    @property
+    def padded(self) -> str:
+        """ " " + the canonical squeezed text + " "."""
+        return self.canonical.padded
+
+    def run(self, index: int) -> int:
+        """How many times the canonical character at `index` was repeated in the text."""
+        return self.canonical.run(index)
+
+    def text_span(self, start: int, end: int) -> tuple[int, int]:
+        """A canonical span as a span of `text`."""
+        return self.canonical.to_text(start, end)
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """A canonical span as a span of the original comment."""
+        return self.to_original.span(*self.canonical.to_text(start, end))
 
 
-def normalize_text(original: str) -> NormalizedText:
-    """NFKC, case folding, and removal of invisible format characters (zero-width etc.)."""
-    chars: list[str] = []
-    offsets: list[int] = []
+class _Canonical:
+    """Words separated by one space, symbols standing alone (a space on each side), repeated
+    letters squeezed. The string is built with C-speed string operations; its offset maps,
+    needed only to report a hit, are built on first use."""
+
+    __slots__ = ("_maps", "padded", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        if text.isascii():
+            canon = text.translate(_ASCII_CANON)
+            if not _ASCII_SYMBOLS.isdisjoint(canon):
+                canon = _ASCII_SYMBOL.sub(r" \g<0> ", canon)
+        else:
+            canon = _non_ascii_canon(text)
+        self.padded = f" {_SQUEEZE.sub('', canon)} "
+        self._maps: tuple[spans.SpanMap, spans.SpanMap] | None = None
+
+    def _build_maps(self) -> tuple[spans.SpanMap, spans.SpanMap]:
+        """(squeezed -> spaced, spaced -> text), the same string built step by step."""
+        if self._maps is None:
+            spaced, to_text = spaced_text(self.text)
+            # the repeats after each run's first character
+            extras = [m.span() for m in _SQUEEZE.finditer(spaced)]
+            runs = [(start - 1, end - start + 1) for start, end in extras]
+            self._maps = (spans.squeeze_map(runs), to_text)
+        return self._maps
+
+    def run(self, index: int) -> int:
+        squeezed = self._build_maps()[0]
+        return squeezed.width_at(index) if isinstance(squeezed, spans.SparseMap) else 1
+
+    def to_text(self, start: int, end: int) -> tuple[int, int]:
+        squeezed, to_text = self._build_maps()
+        return to_text.span(*squeezed.span(start, end))
+
+
+def spaced_text(text: str) -> tuple[str, spans.SpanMap]:
+    """The canonical text before squeezing, built step by step, and its map to `text`."""
+    if text.isascii():
+        canon = text.translate(_ASCII_CANON)
+        symbols = [m.start() for m in _ASCII_SYMBOL.finditer(canon)]
+    else:
+        canon = text.translate(CANON)
+        symbols = [m.start() for m in _ASCII_SYMBOL.finditer(canon)]
+        symbols += [m.start() for m in _NON_ASCII.finditer(canon) if m.group() in SYMBOLS]
+        symbols.sort()
+    return spans.pad(canon, symbols) if symbols else (canon, spans.IDENTITY)
+
+
+def _non_ascii_canon(text: str) -> str:
+    """The canonical characters of a text with some non-ASCII ones: ASCII stretches through
+    the fast table, each other character through the cached one."""
+    pieces = _NON_ASCII_SPLIT.split(text)
+    for i in range(0, len(pieces), 2):
+        piece = pieces[i].translate(_ASCII_CANON)
+        if not _ASCII_SYMBOLS.isdisjoint(piece):
+            piece = _ASCII_SYMBOL.sub(r" \g<0> ", piece)
+        pieces[i] = piece
+    for i in range(1, len(pieces), 2):
+        char = CANON[ord(pieces[i])]
+        pieces[i] = f" {char} " if char in SYMBOLS else char
+    return "".join(pieces)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_NON_ASCII_SPLIT = re.compile(r"([^\x00-\x7f])")
+_RANGE = tuple(range(1 << 16))  # sliced for the identity offsets of ordinary comments
+
+
+@functools.lru_cache(maxsize=8192)
+def canonical_words(word: str, leet: bool = False) -> tuple[str, ...]:
+    """The canonical tokens of a folded word or phrase (as a leet view reads it)."""
+    return tuple(View("leet" if leet else "word", word, spans.IDENTITY).padded.split())
+
+
+def normalize(comment: Comment, platform: str = "") -> NormalizedText:
+    """The comment's text in every view; `platform` is the site's platform type, for rules."""
+    return normalize_text(comment.text, platform)
+
+
+def normalize_text(original: str, platform: str = "") -> NormalizedText:
+    folded, to_original = fold(original)
+    if isinstance(to_original, spans.ArrayMap):
+        offsets = tuple(to_original.starts)
+    elif len(folded) <= len(_RANGE):
+        offsets = _RANGE[: len(folded)]
+    else:
+        offsets = tuple(range(len(folded)))
+    return NormalizedText(
+        original=original,
+        text=folded,
+        offsets=offsets,
+        views=tuple(build_views(folded, to_original)),
+        quotes=quoted_ranges(original),
+        platform=platform,
+    )
+
+
+def fold(original: str) -> tuple[str, spans.SpanMap]:
+    """The folded text and its map back to `original`."""
+    if original.isascii():
+        return original.lower(), spans.IDENTITY
+    odd = set(_NON_ASCII.findall(original))
+    if NON_UNIT.isdisjoint(odd) and all(len(FOLD[ord(c)]) == 1 for c in odd):
+        # one character for one: fold the few non-ASCII ones, then lower-case the rest
+        # (folded characters are lower case already), with no per-character Python work
+        return _NON_ASCII.sub(_fold_match, original).lower(), spans.IDENTITY
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
     for index, char in enumerate(original):
-        if unicodedata.category(char) == "Cf":
-            continue  # zero-width joiners, soft hyphens, bidi marks: invisible to readers
-        folded = unicodedata.normalize("NFKC", char).casefold()
-        for out in folded:
-            chars.append(out)
-            offsets.append(index)
-    return NormalizedText(original=original, text="".join(chars), offsets=tuple(offsets))
+        part = FOLD[ord(char)]
+        if part:
+            out.append(part)
+            starts.extend([index] * len(part))
+            ends.extend([index + 1] * len(part))
+        elif ends and ends[-1] == index and unicodedata.category(char) in ("Mn", "Me"):
+            ends[-1] = index + 1  # an accent or variation selector belongs to what it follows
+    return "".join(out), spans.ArrayMap(starts, ends)
+
+
+def _fold_match(match: re.Match[str]) -> str:
+    return FOLD[ord(match.group())]
+
+
+def _signature_match(match: re.Match[str]) -> str:
+    return SIGNATURE[ord(match.group())]
+
+
+def signature_of(text: str) -> str:
+    """The text's character classes (bot.rules.folding.SIGNATURE), one for one."""
+    if not text.isascii():
+        text = _NON_ASCII.sub(_signature_match, text)
+    return text.translate(SIGNATURE)
+
+
+def build_views(folded: str, to_original: spans.SpanMap) -> list[View]:
+    """The plain view, and the joined and leet views when the text has anything for them."""
+    views = [View("plain", folded, to_original)]
+    signature = signature_of(folded)
+    for text, to_folded, words in _joined(folded, signature):
+        views.append(View("joined", text, spans.chain(to_folded, to_original), words))
+    seen = {views[0].text}
+    for base in views[:2]:  # leetspeak in the plain text, and in the first joined one
+        if base is not views[0]:
+            signature = signature_of(base.text)
+        for text, words in _leet(base.text, signature):
+            if text not in seen:
+                seen.add(text)
+                views.append(View("leet", text, base.to_original, words))
+    return views
+
+
+def _joined(folded: str, signature: str) -> list[tuple[str, spans.SpanMap, tuple[str, ...]]]:
+    """Readings with separators dropped: inside words only ("id-iot"); with spelled-out
+    letters joined too ("i d i o t"), and then once more keeping a leading "a"/"i" apart."""
+    inword: list[int] = []
+    words: list[str] = []
+    if "a-a" in signature or "a-1" in signature or "1-a" in signature or "1-1" in signature:
+        _inword(folded, signature, inword, words)
+    spaced: list[int] = []
+    article: list[int] = []  # "a f a g": the "a" may be a word of its own
+    padded = f" {signature} "
+    if " a a " in padded or " a 1 " in padded or " 1 a " in padded or " 1 1 " in padded:
+        for match in _SPACED.finditer(signature):
+            start, end = match.span()
+            if any(folded[i] not in " \t" for i in range(start + 1, end, 2)):
+                continue  # "a,b": other punctuation, not spelling out
+            spaced.extend(range(start + 1, end, 2))
+            words.append(folded[start:end:2])
+            if end - start >= 7 and folded[start] in "ai":
+                article.append(start + 1)
+                words.append(folded[start + 2 : end : 2])
+    readings = []
+    if inword:
+        readings.append(inword)
+    if spaced:
+        readings.append(sorted(inword + spaced))
+    if article:
+        readings.append(sorted(set(inword + spaced) - set(article)))
+    return [(*spans.delete(folded, drops), tuple(words)) for drops in readings]
+
+
+def _inword(folded: str, signature: str, drops: list[int], words: list[str]) -> None:
+    """Separators between two letters or digits ("id-iot"), and the words they split."""
+    end = 0
+    reverse = ""
+    for match in _CUT.finditer(signature, 1):
+        cut = match.start()
+        if cut < end or signature[cut - 1] not in "a1":
+            continue
+        reverse = reverse or signature[::-1]
+        start = len(signature) - _REGION.match(reverse, len(signature) - cut).end()  # type: ignore[union-attr]
+        end = _REGION.match(signature, cut).end()  # type: ignore[union-attr]
+        region = signature[start:end]
+        if "a" not in region:
+            continue  # "5-4", "3.5": numbers, not words
+        drops.extend(start + m.start() for m in _INNER_CUT.finditer(region))
+        words.append(folded[start:end].translate(_NO_SEPARATORS))
+
+
+def _leet(text: str, signature: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Readings with digits and symbols as letters inside words that have letters."""
+    if not (
+        "a1" in signature
+        or "1a" in signature
+        or "a!a" in signature
+        or "1'a" in signature
+        or "a'1" in signature
+    ):
+        return []
+    tokens = []
+    end = 0
+    for hint in _LEET_HINT.finditer(signature):
+        if hint.start() < end:
+            continue  # this word is done
+        start = hint.start()
+        while start > 0 and signature[start - 1] in "a1!'":
+            start -= 1
+        match = _LEET_TOKEN.match(signature, start)
+        assert match is not None
+        end = match.end()
+        while signature[start] == "'":
+            start += 1
+        token = text[start:end].rstrip("!+'")  # "wow!", "c++": punctuation, not letters
+        shape = signature[start : start + len(token)]
+        if "a" in shape and ("1" in shape or "!" in shape) and not _NOT_LEET.fullmatch(token):
+            tokens.append((start, token))
+    if not tokens:
+        return []
+    pieces: list[str] = []
+    words: list[str] = []
+    prev = 0
+    for start, token in tokens:
+        pieces.append(text[prev:start])
+        words.append(token.translate(LEET_TABLE))
+        pieces.append(words[-1])
+        prev = start + len(token)
+    pieces.append(text[prev:])
+    return [("".join(pieces), tuple(words))]

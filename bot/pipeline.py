@@ -41,7 +41,7 @@ class Pipeline:
     ) -> tuple[Score, Decision]:
         """Score and decide without acting or recording (`modbot check`, eval)."""
         rules = self.rules
-        text = normalize(comment)
+        text = normalize(comment, self._platform_types.get(comment.site, ""))
         hits = rules.match(comment, text)
         model_score = await self.model.score(comment.text) if self.model else None
         score = Score(hits=hits, model=model_score, rules_version=rules.version)

@@ -1,59 +1,26 @@
-"""The basic YAML rule matcher: word boundaries, folding, spans, load errors, shipped rules."""
+"""Word and phrase matching: word boundaries, folding, spans back to the original, hit fields."""
 
 from __future__ import annotations
 
-import re
-import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.models import Comment, RuleHit, Verdict
-from bot.normalize import normalize_text
-from bot.scoring.rules import RuleLoadError, RuleSet, RuleSpec, compile_rule, load_rules
-
-SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"
-
-WriteRules = Callable[..., Path]
+from bot.models import Verdict
+from bot.rules.loader import load_rules
+from bot.rules.testing import match, rules_from_yaml, spans
 
 
-@pytest.fixture(name="write_rules")
-def _write_rules(tmp_path: Path) -> WriteRules:
-    """Write a rule file (dedented YAML) under a fresh folder and return its path."""
-
-    def write(text: str, name: str = "rules.yaml") -> Path:
-        path = tmp_path / name
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return path
-
-    return write
+def words_rule(*terms: str, rule_id: str = "t.rule", **fields: str) -> str:
+    extra = "".join(f"\n    {k}: {v}" for k, v in fields.items())
+    quoted = ", ".join(f'"{t}"' for t in terms)
+    return f"rules:\n  - id: {rule_id}\n    match: {{words: [{quoted}]}}{extra}\n"
 
 
-def ruleset(*rules: tuple[str, list[str]]) -> RuleSet:
-    """Flag rules built from (id, terms) pairs, compiled as the loader compiles them."""
-    compiled = tuple(
-        compile_rule(RuleSpec(id=rule_id, terms=tuple(terms)), "test") for rule_id, terms in rules
-    )
-    return RuleSet(compiled, "test")
-
-
-def match(rules: RuleSet, text: str) -> tuple[RuleHit, ...]:
-    return rules.match(Comment(site="t", id="1", text=text), normalize_text(text))
-
-
-def spans(rules: RuleSet, text: str) -> list[str]:
-    """The original text of every hit, in order."""
-    return [text[h.start : h.end] for h in match(rules, text)]
-
-
-ASS = ruleset(("test.ass", ["ass", "cunt"]))
-IDIOT = ruleset(("insult.t", ["you idiot", "idiot"]))
-
-
-# --- word boundaries and phrases -----------------------------------------------------------
+ASS = rules_from_yaml(words_rule("ass", "cunt"))
+IDIOT = rules_from_yaml(words_rule("you idiot", "idiot"))
 
 
 @pytest.mark.parametrize(
@@ -85,9 +52,14 @@ def test_terms_match_as_whole_words(text: str, found: list[str]) -> None:
 )
 def test_phrases_match_across_extra_whitespace(text: str) -> None:
     """Any run of whitespace (including NBSP and ideographic space) separates phrase words."""
-    [first, *_] = match(IDIOT, text)
-    assert text[first.start : first.end] == text
-    assert first.matched == text
+    [first] = match(IDIOT, text)
+    assert text[first.start : first.end] == text == first.matched
+
+
+def test_phrases_match_across_commas_but_not_sentence_ends() -> None:
+    """Punctuation inside a sentence separates words; a sentence end breaks a phrase."""
+    assert spans(IDIOT, "you, idiot") == ["you, idiot"]
+    assert spans(IDIOT, "Thank you. Idiot politicians") == ["Idiot"]
 
 
 def test_longest_term_wins_at_one_position() -> None:
@@ -95,61 +67,99 @@ def test_longest_term_wins_at_one_position() -> None:
     assert spans(IDIOT, "well you idiot") == ["you idiot"]
 
 
-# --- folding and spans ---------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         pytest.param("what an IDIOT", "IDIOT", id="case"),
         pytest.param("what an ｉｄｉｏｔ!", "ｉｄｉｏｔ", id="fullwidth"),
-        pytest.param("what an ＩＤＩＯＴ", "ＩＤＩＯＴ", id="fullwidth-upper"),
         pytest.param("an id\u200biot here", "id\u200biot", id="zero-width-space"),
         pytest.param("an i\u200dd\u200ci\u2060ot", "i\u200dd\u200ci\u2060ot", id="zwj-zwnj-wj"),
         pytest.param("an id\u00adiot", "id\u00adiot", id="soft-hyphen"),
         pytest.param("\u200bidiot\u200b", "idiot", id="invisible-around-not-in-span"),
         pytest.param("ok 𝐢𝐝𝐢𝐨𝐭 ok", "𝐢𝐝𝐢𝐨𝐭", id="math-bold"),
         pytest.param("ⓘⓓⓘⓞⓣ", "ⓘⓓⓘⓞⓣ", id="circled"),
+        pytest.param("an іdіоt", "іdіоt", id="cyrillic"),
+        pytest.param("an ɪᴅɪᴏᴛ", "ɪᴅɪᴏᴛ", id="small-capitals"),
+        pytest.param("an ídìõt", "ídìõt", id="accents"),
+        pytest.param("an i\u0301dio\u0308t", "i\u0301dio\u0308t", id="combining-accents"),
+        pytest.param("an idiooot", "idiooot", id="repeated"),
+        pytest.param("an iddiot", "iddiot", id="doubled"),
+        pytest.param("an i d i o t", "i d i o t", id="spaced"),
+        pytest.param("an i.d.i.o.t.", "i.d.i.o.t", id="dotted"),
+        pytest.param("an i-d-i-o-t", "i-d-i-o-t", id="dashed"),
+        pytest.param("an i_d_i_o_t", "i_d_i_o_t", id="underscored"),
+        pytest.param("an id-iot", "id-iot", id="split"),
     ],
 )
 def test_folding_maps_hits_back_to_the_original_characters(text: str, expected: str) -> None:
-    """Case, NFKC and invisible characters are folded; the span is what the author wrote."""
-    [h] = match(ruleset(("t.idiot", ["idiot"])), text)
-    assert text[h.start : h.end] == expected
-    assert h.matched == expected
+    """Case, NFKC, homoglyphs, accents, repeats, separators: the span is what was written."""
+    [h] = match(rules_from_yaml(words_rule("idiot")), text)
+    assert (text[h.start : h.end], h.matched, h.action) == (expected, expected, Verdict.FLAG)
 
 
 def test_expanding_characters_map_back_whole() -> None:
     """ß (casefold "ss") and the ﬁ ligature map back to the single original character."""
-    rules = ruleset(("t.street", ["strasse"]), ("t.fish", ["fish"]))
-    text = "Die Straße, ein ﬁsh."
-    assert spans(rules, text) == ["Straße", "ﬁsh"]
+    rules = rules_from_yaml(words_rule("strasse", "fish"))
+    assert spans(rules, "Die Straße, ein ﬁsh.") == ["Straße", "ﬁsh"]
 
 
-FULLWIDTH = {
-    c: chr(ord(c) - 0x21 + 0xFF01) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-}
-TERM = "you idiot"
-TERM_RULES = ruleset(("t.term", [TERM]))
+def test_fewer_repeated_letters_than_the_term_do_not_match() -> None:
+    """Extra repeats match ("faggggot"); missing ones do not ("fagot" is another word)."""
+    rules = rules_from_yaml(words_rule("faggot"))
+    assert spans(rules, "a fagot of sticks") == []
+    assert spans(rules, "you faggggot") == ["faggggot"]
+
+
+def test_spelled_out_words_are_not_joined_with_their_neighbours() -> None:
+    """ "a b c" prose stays words; "is a f a g" reads both "afag" and "a fag"."""
+    rules = rules_from_yaml(words_rule("fag", "abc"))
+    assert spans(rules, "you are a f a g") == ["f a g"]
+    assert spans(rules, "plan b c") == []
+
+
+def test_symbols_and_emoji_are_words_of_their_own() -> None:
+    """An emoji term matches with or without spaces around it."""
+    rules = rules_from_yaml(words_rule("people = 🐀"))
+    assert spans(rules, "those people=🐀!") == ["people=🐀"]
+
+
+def test_wildcards_match_inside_a_word() -> None:
+    """`idiot*` matches idiots and idiotic; `*` never crosses a space."""
+    rules = rules_from_yaml(words_rule("idiot*", "f*ck"))
+    assert spans(rules, "idiots, idiotic, an idiot, idiot box") == [
+        "idiots",
+        "idiotic",
+        "idiot",
+        "idiot",
+    ]
+    assert spans(rules, "fuck, fck, f ck") == ["fuck", "fck"]
+
+
+def test_regex_characters_in_terms_are_literal() -> None:
+    """A term like "a.b" matches only a literal separator, never any character."""
+    rules = rules_from_yaml(words_rule("a.b", "c++"))
+    assert spans(rules, "axb a.b") == ["a.b"]
+    assert spans(rules, "cc c++") == ["c++"]
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_FULLWIDTH = {c: chr(ord(c) - 0x21 + 0xFF01) for c in _LETTERS}
+_PHRASE = rules_from_yaml(words_rule("you idiot"))
 
 
 @st.composite
 def written_term(draw: st.DrawFn) -> str:
-    """TERM as an author might write it: mixed case, fullwidth, invisible chars, odd spaces."""
+    """ "you idiot" as an author might write it: case, fullwidth, invisible chars, odd spaces."""
     out = []
-    for i, char in enumerate(TERM):
+    term = "you idiot"
+    for i, char in enumerate(term):
         if char == " ":
             out.append(draw(st.text(st.sampled_from(" \t\n\u00a0\u3000"), min_size=1, max_size=3)))
             continue
-        form = draw(st.sampled_from(["lower", "upper", "fullwidth", "fullwidth-upper"]))
-        shaped = {
-            "lower": char,
-            "upper": char.upper(),
-            "fullwidth": FULLWIDTH[char],
-            "fullwidth-upper": FULLWIDTH[char.upper()],
-        }[form]
+        form = draw(st.sampled_from(["lower", "upper", "fullwidth"]))
+        shaped = {"lower": char, "upper": char.upper(), "fullwidth": _FULLWIDTH[char]}[form]
         out.append(shaped)
-        if i < len(TERM) - 1 and TERM[i + 1] != " " and draw(st.booleans()):
+        if i < len(term) - 1 and term[i + 1] != " " and draw(st.booleans()):
             out.append(draw(st.sampled_from(["\u200b", "\u200d", "\u00ad", "\u2060"])))
     return "".join(out)
 
@@ -160,20 +170,17 @@ def test_hit_span_slices_the_term_as_written(prefix: str, term: str, suffix: str
     """For any text around a written form of a term, a hit's span is exactly that form."""
     text = f"{prefix} {term} {suffix}"
     start = len(prefix) + 1
-    found = [h for h in match(TERM_RULES, text) if h.start == start]
+    found = [h for h in match(_PHRASE, text) if h.start == start]
     assert found, f"no hit at {start} in {text!r}"
-    assert text[found[0].start : found[0].end] == term
     assert found[0].matched == term
-
-
-# --- hits ----------------------------------------------------------------------------------
 
 
 def test_hits_are_sorted_by_position() -> None:
     """Hits from several rules come back in text order, each repeat counted."""
-    rules = ruleset(("z.last", ["alpha"]), ("a.first", ["omega"]))
-    text = "omega alpha omega"
-    hits = match(rules, text)
+    rules = rules_from_yaml(
+        words_rule("alpha", rule_id="z.last") + words_rule("omega", rule_id="a.first")[7:]
+    )
+    hits = match(rules, "omega alpha omega")
     assert [(h.rule_id, h.start, h.end) for h in hits] == [
         ("a.first", 0, 5),
         ("z.last", 6, 11),
@@ -181,20 +188,14 @@ def test_hits_are_sorted_by_position() -> None:
     ]
 
 
-def test_hit_carries_the_rule_fields(write_rules: WriteRules) -> None:
+def test_hit_carries_the_rule_fields(tmp_path: Path) -> None:
     """A hit has the rule's action, labels, severity, reason, shadow flag and source file."""
-    path = write_rules(
-        """\
-        rules:
-          - id: slur.x
-            description: described
-            reason: Slur aimed at a group
-            action: hide
-            severity: 5
-            labels: [identity_attack]
-            shadow: true
-            terms: [zorp]
-        """
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "rules:\n  - id: slur.x\n    description: described\n    reason: Slur aimed at a group\n"
+        "    action: hide\n    severity: 5\n    labels: [identity_attack]\n    shadow: true\n"
+        "    terms: [zorp]\n",
+        encoding="utf-8",
     )
     [h] = match(load_rules([path]), "zorp")
     assert (h.rule_id, h.action, h.severity, h.labels) == (
@@ -206,156 +207,38 @@ def test_hit_carries_the_rule_fields(write_rules: WriteRules) -> None:
     assert (h.reason, h.shadow, h.source) == ("Slur aimed at a group", True, str(path))
 
 
-def test_score_rules_hit_without_an_action(write_rules: WriteRules) -> None:
+def test_score_rules_hit_without_an_action() -> None:
     """An `action: score` rule matches with verdict none; the description is the reason."""
-    path = write_rules(
-        "rules:\n  - id: ctx.x\n    description: context\n    action: score\n    terms: [zorp]\n"
-    )
-    [h] = match(load_rules([path]), "zorp")
+    rules = rules_from_yaml(words_rule("zorp", action="score", description="context"))
+    [h] = match(rules, "zorp")
     assert (h.action, h.reason) == (Verdict.NONE, "context")
 
 
-def test_disabled_rules_are_skipped(write_rules: WriteRules) -> None:
-    """A rule with enabled: false is loaded but never matches."""
-    path = write_rules(
-        """\
-        rules:
-          - id: off.rule
-            enabled: false
-            terms: [zorp]
-          - id: on.rule
-            terms: [zorp]
-        """
+def test_disabled_rules_are_skipped() -> None:
+    """A rule with enabled: false is loaded but never matches (rules test still runs it)."""
+    text = (
+        words_rule("zorp", rule_id="off.rule", enabled="false")
+        + words_rule("zorp", rule_id="on.rule")[7:]
     )
-    rules = load_rules([path])
-    assert [r.spec.id for r in rules.rules] == ["on.rule"]
+    rules = rules_from_yaml(text)
+    assert [r.id for r in rules.rules] == ["on.rule"]
     assert [h.rule_id for h in match(rules, "zorp")] == ["on.rule"]
+    assert len(rules_from_yaml(text, include_disabled=True).rules) == 2
 
 
-def test_regex_characters_in_terms_are_literal() -> None:
-    """A term like "a.b" matches only a literal dot."""
-    rules = ruleset(("t.dot", ["a.b", "c++"]))
-    assert spans(rules, "axb a.b") == ["a.b"]
-    assert match(rules, "cc") == ()
-
-
-def test_rules_version_changes_when_a_file_changes(write_rules: WriteRules) -> None:
+def test_rules_version_changes_when_a_file_changes(tmp_path: Path) -> None:
     """The rules version is a digest of the files: an edit gives a new version."""
-    path = write_rules("rules:\n  - id: a\n    terms: [x]\n")
+    path = tmp_path / "r.yaml"
+    path.write_text(words_rule("x"), encoding="utf-8")
     before = load_rules([path]).version
-    write_rules("rules:\n  - id: a\n    terms: [y]\n")
+    path.write_text(words_rule("y"), encoding="utf-8")
     assert load_rules([path]).version != before
 
 
-# --- load errors ---------------------------------------------------------------------------
-
-
-def load_error(path: Path, *more: Path) -> str:
-    with pytest.raises(RuleLoadError) as excinfo:
-        load_rules([path, *more])
-    return str(excinfo.value)
-
-
-def test_bad_action_names_file_line_and_rule(write_rules: WriteRules) -> None:
-    """An unknown action is reported at its line with the rule's id."""
-    path = write_rules(
-        """\
-        rules:
-          - id: ok.rule
-            terms: [x]
-          - id: bad.rule
-            action: delete
-            terms: [y]
-        """
+def test_notice_template_is_filled_in() -> None:
+    """A rule's notice names the reason, rule and matched text for the author."""
+    rules = rules_from_yaml(
+        words_rule("zorp", reason="Rude", notice='"Hidden: {reason} ({matched})"')
     )
-    message = load_error(path)
-    assert message.startswith(f"{path}:5: rule bad.rule: action: ")
-    assert "'flag', 'hide' or 'score'" in message
-
-
-def test_missing_terms_names_file_line_and_rule(write_rules: WriteRules) -> None:
-    """A rule without terms is reported at the rule with its id."""
-    path = write_rules("rules:\n  - id: no.terms\n    description: nothing to match\n")
-    assert load_error(path).startswith(f"{path}:2: rule no.terms: terms: ")
-
-
-def test_empty_terms_are_rejected(write_rules: WriteRules) -> None:
-    """`terms: []` is as useless as no terms."""
-    path = write_rules("rules:\n  - id: no.terms\n    terms: []\n")
-    assert load_error(path).startswith(f"{path}:3: rule no.terms: terms: ")
-
-
-def test_bad_id_is_rejected(write_rules: WriteRules) -> None:
-    """Rule ids are lower-case slugs."""
-    path = write_rules("rules:\n  - id: Bad Id\n    terms: [x]\n")
-    assert load_error(path).startswith(f"{path}:2: rule Bad Id: id: ")
-
-
-def test_unknown_keys_are_rejected(write_rules: WriteRules) -> None:
-    """A misspelt key in a rule is an error naming the key, not silently ignored."""
-    path = write_rules("rules:\n  - id: typo.rule\n    terms: [x]\n    tems: [y]\n")
-    message = load_error(path)
-    assert message.startswith(f"{path}:4: rule typo.rule: tems: ")
-    assert "Extra inputs are not permitted" in message
-
-
-def test_unknown_top_level_key_is_rejected(write_rules: WriteRules) -> None:
-    """A file with `rule:` instead of `rules:` is an error naming the key."""
-    path = write_rules("rule:\n  - id: a\n    terms: [x]\n")
-    message = load_error(path)
-    assert message.startswith(f"{path}:")
-    assert "rule: Extra inputs are not permitted" in message
-
-
-def test_duplicate_id_across_files_names_both_files_line_and_rule(write_rules: WriteRules) -> None:
-    """The same id in two files is an error at the second file's rule, naming the first."""
-    first = write_rules("rules:\n  - id: dup.rule\n    terms: [x]\n", name="a.yaml")
-    second = write_rules(
-        "# more\nrules:\n  - id: other\n    terms: [y]\n  - id: dup.rule\n    terms: [z]\n",
-        name="b.yaml",
-    )
-    message = load_error(first, second)
-    assert "dup.rule" in message
-    assert str(first) in message
-    assert re.match(rf"{re.escape(str(second))}:5: rule dup\.rule: ", message), message
-
-
-def test_invalid_yaml_names_file_and_line(write_rules: WriteRules) -> None:
-    """A YAML syntax error names the file and the line."""
-    path = write_rules("rules:\n  - id: a\n    terms: [x]\n\t- id: b\n")
-    assert load_error(path).startswith(f"{path}:4: not valid YAML")
-
-
-def test_missing_rule_path_is_an_error(tmp_path: Path) -> None:
-    """A path that does not exist is named in the error."""
-    missing = tmp_path / "nope.yaml"
-    assert str(missing) in load_error(missing)
-
-
-# --- the shipped rules ---------------------------------------------------------------------
-
-SHIPPED = load_rules([SHIPPED_RULES])
-EXAMPLES = [
-    pytest.param(rule.spec.id, kind, text, id=f"{rule.spec.id}-{kind}-{n}")
-    for rule in SHIPPED.rules
-    for kind in ("match", "no_match")
-    for n, text in enumerate(rule.spec.examples.get(kind, ()))
-]
-
-
-def test_shipped_rules_load_and_have_examples() -> None:
-    """rules/ loads, and every shipped rule documents what it matches and what it doesn't."""
-    assert SHIPPED.rules
-    for rule in SHIPPED.rules:
-        assert rule.spec.examples.get("match"), rule.spec.id
-        assert rule.spec.examples.get("no_match"), rule.spec.id
-
-
-@pytest.mark.parametrize(("rule_id", "kind", "text"), EXAMPLES)
-def test_shipped_rule_examples(rule_id: str, kind: str, text: str) -> None:
-    """Each shipped rule matches its `match` examples and none of its `no_match` examples."""
-    hits = [h for h in match(SHIPPED, text) if h.rule_id == rule_id]
-    if kind == "match":
-        assert hits, f"{rule_id} should match {text!r}"
-    else:
-        assert not hits, f"{rule_id} should not match {text!r}, matched {hits[0].matched!r}"
+    [h] = match(rules, "ZORP")
+    assert rules.notice(h) == "Hidden: Rude (ZORP)"

@@ -1,0 +1,302 @@
+"""The rule set: match a normalized comment against every rule, then settle each rule's hits.
+
+Settling, in order: a hit found only in a leet view is leet-only (dropped for `leet: off`);
+overlapping hits of one rule become one; a rule whose `when` fails drops its hits; a hit an
+`unless` exception overlaps is dropped; a hit inside a global `allow` phrase is dropped; a hit
+wholly inside a quote is dropped (`quotes: none`) or marked. Leet-only and quoted hits are
+capped at flag unless the rule says `full`. `evaluate` keeps the dropped hits and why, for
+`modbot rules explain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bot.models import Comment, NormalizedText, RuleHit, Verdict
+from bot.normalize import View, normalize_text
+from bot.rules.conditions import failed_condition
+from bot.rules.language import Rule
+from bot.rules.matchers import MAX_HITS, Pattern, RegexBank, Span, TermIndex
+from bot.rules.quotes import inside
+
+_NONE: frozenset[int] = frozenset()
+LEET_NOTE = "leetspeak only"
+QUOTE_NOTE = "only inside a quote"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledMatcher:
+    kind: str  # words | list | regex | pattern
+    label: str  # what `explain` shows: "list groups", "regex '...'", "pattern #1"
+    group: int = -1
+    regex: int = -1
+    pattern: Pattern | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    spec: Rule
+    source: str  # the rule file
+    line: int
+    matchers: tuple[CompiledMatcher, ...]
+    unless: tuple[CompiledMatcher, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.NONE if self.spec.action == "score" else Verdict.parse(self.spec.action)
+
+
+@dataclass(slots=True)
+class Scan:
+    """One view's raw occurrences: term groups (canonical spans) and matching regexes."""
+
+    view: View
+    found: dict[int, list[Span]]
+    regexes: frozenset[int]
+
+
+@dataclass(slots=True)
+class Found:
+    """A rule matching one span of the original, with how it was found."""
+
+    rule: CompiledRule
+    matcher: CompiledMatcher
+    view: str
+    start: int
+    end: int
+    notes: list[str] = field(default_factory=list)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return self.start < end and start < self.end
+
+
+@dataclass(slots=True)
+class Evaluation:
+    views: tuple[View, ...]
+    quotes: tuple[tuple[int, int], ...]
+    hits: list[tuple[RuleHit, Found]] = field(default_factory=list)
+    dropped: list[tuple[Found, str]] = field(default_factory=list)
+
+
+def matcher_spans(matcher: CompiledMatcher, scan: Scan, bank: RegexBank) -> list[Span]:
+    """The matcher's hits in one view, as spans of the original text."""
+    view = scan.view
+    if matcher.kind == "regex":
+        if matcher.regex not in scan.regexes:
+            return []
+        return [view.to_original.span(s, e) for s, e in bank.spans(matcher.regex, view.text)]
+    if matcher.pattern is not None:
+        canonical = matcher.pattern.find(view, scan.found)
+    else:
+        canonical = scan.found.get(matcher.group, [])[: MAX_HITS * 4]
+    return [view.original_span(s, e) for s, e in canonical]
+
+
+class RuleSet:
+    """Compiled rules; implements the RuleScorer protocol (`version`, `match`)."""
+
+    def __init__(
+        self,
+        rules: tuple[CompiledRule, ...],
+        terms: TermIndex,
+        regexes: RegexBank,
+        version: str,
+        allow: tuple[CompiledMatcher, ...] = (),
+        lists: dict[str, int] | None = None,
+        include_disabled: bool = False,
+        leet_terms: TermIndex | None = None,
+    ) -> None:
+        self.rules = tuple(r for r in rules if r.spec.enabled or include_disabled)
+        self.all_rules = rules
+        self.terms = terms
+        self.leet_terms = leet_terms or terms  # leet views read "l" as "i", so do its terms
+        self.regexes = regexes
+        self.version = version
+        self.allow = allow
+        self.lists = dict(lists or {})  # list name -> term group
+        self._by_id = {r.id: r for r in rules}
+        self._index()
+
+    def _index(self) -> None:
+        """Which (rule, matcher) pairs a term group or a regex can trigger, and which groups
+        are worth recording once an anchor group occurs."""
+        self._by_group: dict[int, list[tuple[int, CompiledMatcher]]] = {}
+        self._by_regex: dict[int, list[tuple[int, CompiledMatcher]]] = {}
+        expand: dict[int, set[int]] = {}
+        allow = {m.group for m in self.allow}
+        for number, rule in enumerate(self.rules):
+            exceptions = {g for m in rule.unless for g in _groups(m)}
+            for matcher in rule.matchers:
+                if matcher.kind == "regex":
+                    self._by_regex.setdefault(matcher.regex, []).append((number, matcher))
+                    continue
+                key = matcher.pattern.anchor if matcher.pattern else matcher.group
+                self._by_group.setdefault(key, []).append((number, matcher))
+                expand.setdefault(key, set()).update(_groups(matcher), exceptions, allow)
+        self.terms.plan(expand)
+        if self.leet_terms is not self.terms:
+            self.leet_terms.plan(expand)
+
+    def rule(self, rule_id: str) -> CompiledRule | None:
+        return self._by_id.get(rule_id)
+
+    def match(self, comment: Comment, text: NormalizedText) -> tuple[RuleHit, ...]:
+        """Every rule hit in the comment, spans in the original text, in text order."""
+        return tuple(hit for hit, _ in self.evaluate(comment, text).hits)
+
+    def scans(self, text: NormalizedText) -> list[Scan]:
+        """Each view's occurrences. Regexes run on the plain and leet views: they see the
+        separators a joined view drops, so a regex can target "n-i-g" spellings itself."""
+        plain = text.views[0]
+        out = []
+        for view in text.views:
+            index = self.leet_terms if view.name == "leet" else self.terms
+            found = index.scan(view, None if view is plain else plain)
+            regexes = self.regexes.matching(view.text) if view.name != "joined" else _NONE
+            if found or regexes:
+                out.append(Scan(view, found, regexes))
+        return out
+
+    def evaluate(self, comment: Comment, text: NormalizedText) -> Evaluation:
+        """Hits and the hits dropped on the way, with why."""
+        normalized = text if text.views else normalize_text(text.original, text.platform)
+        scans = self.scans(normalized)
+        result = Evaluation(normalized.views, normalized.quotes)
+        if not scans:
+            return result
+        candidates: dict[int, list[Found]] = {}
+        for scan in scans:
+            self._collect(scan, candidates)
+        settle = _Settler(self, comment, normalized, scans, result)
+        for number in sorted(candidates):
+            settle(self.rules[number], candidates[number])
+        result.hits.sort(key=lambda pair: (pair[0].start, pair[0].rule_id))
+        return result
+
+    def _collect(self, scan: Scan, out: dict[int, list[Found]]) -> None:
+        triggered = [pair for group in scan.found for pair in self._by_group.get(group, ())]
+        triggered += [pair for index in scan.regexes for pair in self._by_regex.get(index, ())]
+        for number, matcher in triggered:
+            for start, end in matcher_spans(matcher, scan, self.regexes):
+                found = Found(self.rules[number], matcher, scan.view.name, start, end)
+                out.setdefault(number, []).append(found)
+
+    def notice(self, hit: RuleHit) -> str:
+        """The author notice of the hit's rule, filled in; "" when the rule has none."""
+        rule = self._by_id.get(hit.rule_id)
+        if rule is None or not rule.spec.notice:
+            return ""
+        return rule.spec.notice.format(reason=hit.reason, rule=hit.rule_id, matched=hit.matched)
+
+
+class _Settler:
+    """Turns one rule's raw candidates into hits, recording every drop in the evaluation."""
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        comment: Comment,
+        text: NormalizedText,
+        scans: list[Scan],
+        out: Evaluation,
+    ) -> None:
+        self.rules, self.comment, self.text, self.scans, self.out = rules, comment, text, scans, out
+        self._allowed: list[Span] | None = None
+
+    def __call__(self, rule: CompiledRule, candidates: list[Found]) -> None:
+        kept = self._merge(rule, candidates)
+        why = failed_condition(rule.spec.when, self.comment, self.text.platform)
+        if why:
+            self._drop(kept, f"condition: {why}")
+            return
+        exceptions = self._spans(rule.unless) if rule.unless and kept else []
+        for found in kept[:MAX_HITS]:
+            reason = self._why_dropped(rule, found, exceptions)
+            if reason:
+                self.out.dropped.append((found, reason))
+            else:
+                self.out.hits.append((_hit(found, self.text.original), found))
+
+    def _merge(self, rule: CompiledRule, candidates: list[Found]) -> list[Found]:
+        plain = [f for f in candidates if f.view != "leet"]
+        kept = list(plain)
+        for found in candidates:
+            if found.view != "leet" or any(p.overlaps(found.start, found.end) for p in plain):
+                continue
+            if rule.spec.leet == "off":
+                self.out.dropped.append((found, "leetspeak only, and the rule has leet: off"))
+                continue
+            found.notes.append(LEET_NOTE)
+            kept.append(found)
+        kept.sort(key=lambda f: (f.start, f.start - f.end, bool(f.notes)))
+        merged: list[Found] = []
+        for found in kept:
+            if not merged or found.start >= merged[-1].end:
+                merged.append(found)
+        return merged
+
+    def _why_dropped(self, rule: CompiledRule, found: Found, exceptions: list[Span]) -> str:
+        for start, end in exceptions:
+            if found.overlaps(start, end):
+                return f"exception (unless) matched {self.text.original[start:end]!r}"
+        for start, end in self._allow():
+            if start <= found.start and found.end <= end:
+                return f"allow-list: inside {self.text.original[start:end]!r}"
+        if inside(self.text.quotes, found.start, found.end):
+            if rule.spec.quotes == "none":
+                return "only inside a quote, and the rule has quotes: none"
+            found.notes.append(QUOTE_NOTE)
+        return ""
+
+    def _spans(self, matchers: Iterable[CompiledMatcher]) -> list[Span]:
+        return [
+            span
+            for matcher in matchers
+            for scan in self.scans
+            for span in matcher_spans(matcher, scan, self.rules.regexes)
+        ]
+
+    def _allow(self) -> list[Span]:
+        if self._allowed is None:
+            self._allowed = self._spans(self.rules.allow)
+        return self._allowed
+
+    def _drop(self, found: list[Found], why: str) -> None:
+        self.out.dropped.extend((f, why) for f in found)
+
+
+def _groups(matcher: CompiledMatcher) -> set[int]:
+    if matcher.pattern is not None:
+        return set(matcher.pattern.steps)
+    return {matcher.group} if matcher.group >= 0 else set()
+
+
+def _hit(found: Found, original: str) -> RuleHit:
+    rule = found.rule
+    spec = rule.spec
+    action = rule.verdict
+    capped = (LEET_NOTE in found.notes and spec.leet == "flag") or (
+        QUOTE_NOTE in found.notes and spec.quotes == "flag"
+    )
+    if capped:
+        action = min(action, Verdict.FLAG)
+    reason = spec.reason or spec.description
+    if found.notes:
+        reason = f"{reason} ({', '.join(found.notes)}{': at most flag' if capped else ''})"
+    return RuleHit(
+        rule_id=spec.id,
+        action=action,
+        start=found.start,
+        end=found.end,
+        matched=original[found.start : found.end],
+        labels=spec.labels,
+        severity=spec.severity,
+        reason=reason,
+        shadow=spec.shadow,
+        source=rule.source,
+    )

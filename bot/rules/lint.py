@@ -1,0 +1,241 @@
+"""`modbot rules lint`: problems a rule file can load with, and the ones it cannot.
+
+Errors (exit 1): anything the loader refuses (schema, duplicate ids or lists, unknown lists,
+regexes RE2 rejects). Warnings (exit 0): unused lists, a term already matched by another
+rule with an action at least as strong, slow regexes (over 50 ms on a 100 KB adversarial
+text), duplicate terms, wildcards with too little literal text, rules without examples.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import re2
+
+from bot.models import Comment
+from bot.normalize import normalize_text
+from bot.rules.engine import CompiledRule, RuleSet
+from bot.rules.language import re2_options
+from bot.rules.loader import (
+    ParsedFile,
+    RuleLoadError,
+    build_ruleset,
+    parse_file,
+    rule_files,
+    used_lists,
+)
+from bot.rules.matchers import Term, compile_term
+
+SLOW_REGEX_MS = 50.0
+ADVERSARIAL_BYTES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    level: str  # error | warning
+    where: str  # FILE:LINE
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.level}: {self.message}"
+
+
+def lint(paths: Iterable[Path]) -> list[Issue]:
+    """Every problem in the rule files under `paths`, errors first."""
+    issues: list[Issue] = []
+    files: list[ParsedFile] = []
+    try:
+        names = rule_files(paths)
+    except RuleLoadError as exc:
+        return [_error(str(exc))]
+    for name in names:
+        try:
+            files.append(parse_file(name))
+        except RuleLoadError as exc:
+            issues.append(_error(str(exc)))
+    if issues:
+        return issues
+    try:
+        rules = build_ruleset(files, include_disabled=True)
+    except RuleLoadError as exc:
+        return [_error(str(exc))]
+    issues += _unused_lists(files)
+    issues += _duplicates_and_wildcards(files)
+    issues += _no_examples(rules)
+    issues += _shadowed(files, rules)
+    issues += _slow_regexes(files)
+    return issues
+
+
+def _error(message: str) -> Issue:
+    where, _, rest = message.partition(": ")
+    if ":" in where and where.rsplit(":", 1)[1].isdigit():
+        return Issue("error", where, rest)
+    return Issue("error", message.split(":", 1)[0], message)
+
+
+def _unused_lists(files: Sequence[ParsedFile]) -> list[Issue]:
+    used = used_lists(files)
+    return [
+        Issue("warning", file.where("lists", name), f"list {name}: not used by any rule")
+        for file in files
+        for name in file.model.lists
+        if name not in used
+    ]
+
+
+def _term_sets(file: ParsedFile) -> Iterable[tuple[str, tuple[str | int, ...], tuple[str, ...]]]:
+    """(owner, YAML location, terms) for every list and words matcher in the file."""
+    for name, terms in file.model.lists.items():
+        yield f"list {name}", ("lists", name), terms
+    for index, rule in enumerate(file.model.rules):
+        for number, matcher in enumerate((*rule.match, *rule.unless)):
+            key = "match" if number < len(rule.match) else "unless"
+            at = number if key == "match" else number - len(rule.match)
+            words = matcher.words or matcher.terms
+            if words:
+                kind = "words" if matcher.words else "terms"
+                yield f"rule {rule.id}", ("rules", index, key, at, kind), words
+        if rule.terms:
+            yield f"rule {rule.id}", ("rules", index, "terms"), rule.terms
+
+
+def _duplicates_and_wildcards(files: Sequence[ParsedFile]) -> list[Issue]:
+    issues = []
+    for file in files:
+        for owner, loc, terms in _term_sets(file):
+            compiled = [compile_term(t) for t in terms]
+            for number, (term, this) in enumerate(zip(terms, compiled, strict=True)):
+                where = file.where(*loc, number)
+                for other, that in zip(terms[:number], compiled[:number], strict=True):
+                    if _covers(that, this):
+                        extra = "" if other == term else " (extra repeated letters match anyway)"
+                        message = f"{owner}: {term!r} adds nothing to {other!r}{extra}"
+                        issues.append(Issue("warning", where, message))
+                        break
+                if "*" in term and len(this.anchor.replace(" ", "")) < 3:
+                    message = f"{owner}: wildcard {term!r} has under 3 letters to look for"
+                    issues.append(Issue("warning", where, message))
+    return issues
+
+
+def _covers(general: Term, specific: Term) -> bool:
+    """Whether every text `specific` matches is matched by `general` too."""
+    if [p.key for p in general.pieces] != [p.key for p in specific.pieces]:
+        return False
+    for mine, theirs in zip(general.pieces, specific.pieces, strict=True):
+        needs = dict(theirs.runs)
+        if any(needs.get(offset, 1) < need for offset, need in mine.runs):
+            return False
+    return True
+
+
+def _no_examples(rules: RuleSet) -> list[Issue]:
+    return [
+        Issue("warning", f"{r.source}:{r.line}", f"rule {r.id}: no match examples")
+        for r in rules.all_rules
+        if not r.spec.examples.match
+    ]
+
+
+def _shadowed(files: Sequence[ParsedFile], rules: RuleSet) -> list[Issue]:
+    """Terms of a rule's words/list matchers that another rule, at least as strong, already
+    matches whole."""
+    issues = []
+    lists = {name: terms for file in files for name, terms in file.model.lists.items()}
+    for file in files:
+        for index, spec in enumerate(file.model.rules):
+            rule = rules.rule(spec.id)
+            assert rule is not None
+            for loc, term in _direct_terms(file, index, lists):
+                other = _shadowing_rule(rules, rule, term)
+                if other is not None:
+                    message = (
+                        f"rule {spec.id}: term {term!r} is already matched by rule {other.id} "
+                        f"({other.spec.action})"
+                    )
+                    issues.append(Issue("warning", file.where(*loc), message))
+    return issues
+
+
+def _direct_terms(
+    file: ParsedFile, index: int, lists: dict[str, tuple[str, ...]]
+) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    rule = file.model.rules[index]
+    for number, matcher in enumerate(rule.match):
+        words = matcher.words or matcher.terms or ()
+        kind = "words" if matcher.words else "terms"
+        for k, term in enumerate(words):
+            yield ("rules", index, "match", number, kind, k), term
+        for term in lists.get(matcher.list_ or "", ()):
+            yield ("rules", index, "match", number, "list"), term
+    for k, term in enumerate(rule.terms or ()):
+        yield ("rules", index, "terms", k), term
+
+
+def _shadowing_rule(rules: RuleSet, rule: CompiledRule, term: str) -> CompiledRule | None:
+    if "*" in term:
+        return None
+    comment = Comment(site="lint", id="lint", text=term)
+    for hit in rules.match(comment, normalize_text(term)):
+        other = rules.rule(hit.rule_id)
+        if (
+            other is not None
+            and other is not rule
+            and other.spec.enabled
+            and (hit.start, hit.end) == (0, len(term))
+            and other.verdict >= rule.verdict
+        ):
+            return other
+    return None
+
+
+def adversarial_texts(pattern: str) -> list[str]:
+    """100 KB inputs that make backtracking engines (and careless patterns) slow."""
+    size = ADVERSARIAL_BYTES
+    letters = "".join(c for c in pattern if c.isalnum()) or "a"
+    rng = random.Random(0)
+    noise = "".join(rng.choice(string.printable) for _ in range(size))
+    return [
+        "a" * size,
+        (letters * (size // len(letters) + 1))[:size],
+        ("a " * (size // 2))[:size],
+        noise,
+        ("x" * (size - 1)) + "!",
+    ]
+
+
+def regex_ms(pattern: str) -> float:
+    """The slowest full scan of the adversarial texts, in milliseconds."""
+    compiled = re2.compile(pattern, options=re2_options())
+    worst = 0.0
+    for text in adversarial_texts(pattern):
+        start = time.perf_counter()
+        for _ in compiled.finditer(text):
+            pass
+        worst = max(worst, (time.perf_counter() - start) * 1000)
+    return worst
+
+
+def _slow_regexes(files: Sequence[ParsedFile]) -> list[Issue]:
+    issues = []
+    for file in files:
+        for index, rule in enumerate(file.model.rules):
+            for key, matchers in (("match", rule.match), ("unless", rule.unless)):
+                for number, matcher in enumerate(matchers):
+                    if matcher.regex is None:
+                        continue
+                    ms = regex_ms(matcher.regex)
+                    if ms > SLOW_REGEX_MS:
+                        where = file.where("rules", index, key, number, "regex")
+                        message = (
+                            f"rule {rule.id}: regex takes {ms:.0f} ms on a 100 KB adversarial "
+                            f"text (limit {SLOW_REGEX_MS:.0f} ms)"
+                        )
+                        issues.append(Issue("warning", where, message))
+    return issues

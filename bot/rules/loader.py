@@ -1,0 +1,331 @@
+"""Load rule files into a RuleSet, or fail with `FILE:LINE: rule ID: what is wrong`.
+
+Every file is parsed (YAML with duplicate keys refused), validated against the language
+models, and then compiled together: list names are global across files, rule ids unique.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from bot.rules.engine import CompiledMatcher, CompiledRule, RuleSet
+from bot.rules.language import Matcher, RuleFile
+from bot.rules.matchers import Pattern, RegexBank, TermError, TermIndex
+
+Loc = tuple[str | int, ...]
+
+
+class RuleLoadError(Exception):
+    """A rule file that cannot be used; names file, line and rule id."""
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of keeping the last one, and reads
+    booleans as YAML 1.2 does: only true/false, so `no`, `on` and `off` stay words."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen and key != "<<":
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first at line {seen[key]})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return dict(loader.construct_mapping(node, deep=True))
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    path: Path
+    text: str
+    node: Any  # the composed YAML node, for line numbers
+    data: Any
+    model: RuleFile
+
+    def line(self, *loc: str | int) -> int:
+        return _line(self.node, loc)
+
+    def where(self, *loc: str | int) -> str:
+        return f"{self.path}:{self.line(*loc)}"
+
+    def rule_error(self, index: int, loc: Loc, message: str) -> RuleLoadError:
+        rule_id = self.model.rules[index].id
+        key = ".".join(str(p) for p in loc)
+        where = self.where("rules", index, *loc)
+        return RuleLoadError(f"{where}: rule {rule_id}: {key + ': ' if key else ''}{message}")
+
+
+def rule_files(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"}))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise RuleLoadError(f"{path}: no such rule file or folder")
+    return files
+
+
+def load_rules(paths: Iterable[Path], include_disabled: bool = False) -> RuleSet:
+    """Load every rule file under `paths`, or raise RuleLoadError for the first problem."""
+    return build_ruleset([parse_file(f) for f in rule_files(paths)], include_disabled)
+
+
+def parse_file(path: Path) -> ParsedFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleLoadError(f"{path}:1: cannot read: {exc}") from None
+    return parse_text(path, text)
+
+
+def parse_text(path: Path, text: str) -> ParsedFile:
+    """Parse and validate one file's text; `path` is only used in messages."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader) or {}  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RuleLoadError(f"{path}:{line}: not valid YAML: {problem}") from None
+    try:
+        model = RuleFile.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise RuleLoadError(_describe(path, node, data, tuple(error["loc"]), message)) from None
+    return ParsedFile(path, text, node, data, model)
+
+
+def _describe(path: Path, node: Any, data: Any, loc: Loc, message: str) -> str:
+    line = _line(node, loc)
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        rule = _rule_name(data, loc[1])
+        key = ".".join(str(p) for p in loc[2:])
+        return f"{path}:{line}: rule {rule}: {key + ': ' if key else ''}{message}"
+    if len(loc) >= 2 and loc[0] == "lists":
+        return f"{path}:{line}: list {loc[1]}: {message}"
+    return f"{path}:{line}: {'.'.join(str(p) for p in loc) or 'file'}: {message}"
+
+
+def _rule_name(data: Any, index: int) -> str:
+    try:
+        rule_id = data["rules"][index].get("id")
+    except (AttributeError, IndexError, KeyError, TypeError):
+        rule_id = None
+    return str(rule_id) if rule_id is not None else f"#{index + 1}"
+
+
+def _line(node: Any, loc: Sequence[str | int]) -> int:
+    """The line of the YAML node at a validation error's location."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for index, part in enumerate(loc):
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            if part == 0:
+                continue  # one matcher written as a mapping where a list is allowed
+            pair = next(((k, v) for k, v in node.value if k.value == part), None)
+            if pair is not None:
+                key, child = pair
+                last = index == len(loc) - 1
+                if last and child.start_mark.line != key.start_mark.line:
+                    child = key  # a block value: point at its key
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if part < len(node.value) else None
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line
+
+
+def build_ruleset(files: Sequence[ParsedFile], include_disabled: bool = False) -> RuleSet:
+    """Compile parsed files into one RuleSet; list names and rule ids are global."""
+    compiler = _Compiler(files)
+    rules = compiler.rules()
+    allow = compiler.allow()
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.path.name.encode() + b"\0" + file.text.encode())
+    compiler.terms.compile()
+    compiler.leet_terms.compile()
+    compiler.regexes.compile()
+    return RuleSet(
+        rules,
+        compiler.terms,
+        compiler.regexes,
+        digest.hexdigest()[:12],
+        allow=allow,
+        lists=compiler.lists,
+        include_disabled=include_disabled,
+        leet_terms=compiler.leet_terms,
+    )
+
+
+class _Compiler:
+    def __init__(self, files: Sequence[ParsedFile]) -> None:
+        self.files = files
+        self.terms = TermIndex()
+        self.leet_terms = TermIndex(leet=True)  # the same groups, read as leet views read
+        self.regexes = RegexBank()
+        self.lists: dict[str, int] = {}
+        self._defined: dict[str, str] = {}
+        for file in files:
+            for name, terms in file.model.lists.items():
+                if name in self._defined:
+                    raise RuleLoadError(
+                        f"{file.where('lists', name)}: list {name}: "
+                        f"already defined at {self._defined[name]}"
+                    )
+                self._defined[name] = file.where("lists", name)
+                self.lists[name] = self._group(f"list {name}", terms, file, ("lists", name), "")
+
+    def _group(
+        self, label: str, terms: tuple[str, ...], file: ParsedFile, loc: Loc, rule: str
+    ) -> int:
+        try:
+            group = self.terms.add_group(label, terms)
+            assert self.leet_terms.add_group(label, terms) == group
+            return group
+        except TermError as exc:
+            where = file.where(*loc, exc.index)
+            owner = f"rule {rule}" if rule else f"list {loc[1]}" if loc[0] == "lists" else "allow"
+            raise RuleLoadError(f"{where}: {owner}: {exc}") from None
+
+    def allow(self) -> tuple[CompiledMatcher, ...]:
+        out = []
+        for file in self.files:
+            if file.model.allow:
+                group = self._group("allow", file.model.allow, file, ("allow",), "")
+                out.append(CompiledMatcher("words", "allow", group=group))
+        return tuple(out)
+
+    def rules(self) -> tuple[CompiledRule, ...]:
+        seen: dict[str, str] = {}
+        out: list[CompiledRule] = []
+        for file in self.files:
+            for index, spec in enumerate(file.model.rules):
+                where = file.where("rules", index, "id")
+                if spec.id in seen:
+                    raise RuleLoadError(
+                        f"{where}: rule {spec.id}: id already used at {seen[spec.id]}"
+                    )
+                seen[spec.id] = where
+                matchers = tuple(
+                    self._matcher(file, index, loc, m) for loc, m in _matchers_with_loc(spec)
+                )
+                unless = tuple(
+                    self._matcher(file, index, ("unless", i), m) for i, m in enumerate(spec.unless)
+                )
+                line = file.line("rules", index)
+                out.append(CompiledRule(spec, str(file.path), line, matchers, unless))
+        return tuple(out)
+
+    def _matcher(self, file: ParsedFile, index: int, loc: Loc, matcher: Matcher) -> CompiledMatcher:
+        rule = file.model.rules[index].id
+        words = matcher.words or matcher.terms
+        if words:
+            key = "words" if matcher.words else "terms"
+            full = (*loc, key) if loc[0] != "terms" else loc
+            group = self._group(f"{rule} {key}", words, file, ("rules", index, *full), rule)
+            self._anchor(group, loc)
+            return CompiledMatcher("words", f"words {_short(words)}", group=group)
+        if matcher.list_ is not None:
+            group = self._list(file, index, (*loc, "list"), matcher.list_)
+            self._anchor(group, loc)
+            return CompiledMatcher("list", f"list {matcher.list_}", group=group)
+        if matcher.regex is not None:
+            number = self.regexes.add(matcher.regex)
+            return CompiledMatcher("regex", f"regex {matcher.regex!r}", regex=number)
+        assert matcher.pattern is not None
+        pattern = self._pattern(file, index, loc, matcher)
+        if loc[0] != "unless":
+            best = min(pattern.steps, key=self.terms.commonness)
+            pattern = Pattern(pattern.steps, pattern.gaps, anchor=best)
+            self._anchor(best, loc)
+        return CompiledMatcher("pattern", f"pattern #{loc[-1]}", pattern=pattern)
+
+    def _anchor(self, group: int, loc: Loc) -> None:
+        if loc[0] != "unless":
+            self.terms.anchors.add(group)
+            self.leet_terms.anchors.add(group)
+
+    def _list(self, file: ParsedFile, index: int, loc: Loc, name: str) -> int:
+        if name not in self.lists:
+            known = ", ".join(sorted(self.lists)) or "none defined"
+            raise file.rule_error(index, loc, f"unknown list {name!r} (known: {known})")
+        return self.lists[name]
+
+    def _pattern(self, file: ParsedFile, index: int, loc: Loc, matcher: Matcher) -> Pattern:
+        rule = file.model.rules[index].id
+        steps: list[int] = []
+        gaps: list[tuple[int, int]] = []
+        gap = (0, 0)
+        for number, step in enumerate(matcher.pattern or ()):
+            here = (*loc, "pattern", number)
+            if step.gap is not None:
+                gap = step.gap_range()
+                continue
+            if step.list_ is not None:
+                group = self._list(file, index, (*here, "list"), step.list_)
+            else:
+                words = step.words or step.terms or ()
+                key = "words" if step.words else "terms"
+                group = self._group(f"{rule} step", words, file, ("rules", index, *here, key), rule)
+            if steps:
+                gaps.append(gap)
+            steps.append(group)
+            gap = (0, 0)
+        return Pattern(tuple(steps), tuple(gaps))
+
+
+def _matchers_with_loc(spec: Any) -> list[tuple[Loc, Matcher]]:
+    out: list[tuple[Loc, Matcher]] = [(("match", i), m) for i, m in enumerate(spec.match)]
+    if spec.terms:
+        out.append((("terms",), Matcher.model_validate({"words": spec.terms})))
+    return out
+
+
+def _short(words: tuple[str, ...]) -> str:
+    shown = ", ".join(words[:3])
+    return f"[{shown}{', ...' if len(words) > 3 else ''}]"
+
+
+def used_lists(files: Iterable[ParsedFile]) -> set[str]:
+    """Every list name some rule refers to (for `rules lint`)."""
+    used: set[str] = set()
+    for file in files:
+        for rule in file.model.rules:
+            for matcher in (*rule.match, *rule.unless):
+                if matcher.list_:
+                    used.add(matcher.list_)
+                used.update(s.list_ for s in matcher.pattern or () if s.list_)
+    return used

@@ -1,0 +1,361 @@
+"""The compiled matchers: every word term of every rule in one Aho-Corasick automaton, every
+regex in one RE2 set, and patterns chained over the term occurrences the automaton found.
+
+Word terms are matched against a view's canonical text (`View.padded`): words separated by
+one space, repeated letters squeezed. A term is stored padded with spaces, so the automaton
+only reports whole words and phrases ("class" never contains " ass "), in one pass over the
+comment, however many terms there are. A hit is then checked against the term's own repeated
+letters: the text may repeat a letter more often than the term ("iddiot", "idiooot") but not
+less ("fagot" is not "faggot"). A phrase may not straddle a sentence end ("Thank you. Idiots
+..." is not "you idiots"). Wildcard terms put their longest literal part in the automaton and
+run an RE2 regex only when it is present. Patterns are evaluated only when every step found
+an occurrence.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import ahocorasick
+import re2
+
+from bot.normalize import View, canonical_words, fold
+from bot.rules import spans
+from bot.rules.language import re2_options
+
+MAX_HITS = 50  # per matcher and view: enough to decide, bounded on hostile input
+# Frequent English words: a pattern is anchored on a step with as few of these as possible.
+COMMON_WORDS = frozenset(
+    """a about after all also am an and any are as at be because been but by can could did do
+    does for from get go going gonna got had has have he her here him his how i if im in into is
+    it its just like me more my no not now of on one only or other our out over re s said say see
+    she should so some t than that the their them then there these they this those to up us very
+    was we were what when which who will with would you your ll d ve m people person guy guys
+    man men woman women one ones thing things all every each many most""".split()  # noqa: SIM905
+)
+_STOP = re.compile(r"[.!?;]")
+
+Span = tuple[int, int]
+
+
+class TermError(ValueError):
+    """A term that cannot be matched (nothing left after normalization, a bare wildcard)."""
+
+    index = 0  # which term of its group
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    key: str  # canonical text of a literal part of a term
+    runs: tuple[tuple[int, int], ...]  # (offset in key, how often the letter must repeat)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    text: str  # as written in the rule file
+    pieces: tuple[Piece, ...]  # one, or the parts around each `*`
+    phrase: bool  # several words: may not straddle a sentence end
+    wild: re2._Regexp | None = None
+    key: str = ""  # the canonical text (of a term without wildcards)
+    size: int = 0  # len(key)
+    checks: bool = False  # repeated letters or a phrase: needs _accept
+
+    @property
+    def words(self) -> set[str]:
+        return set(" ".join(p.key for p in self.pieces).split())
+
+    @property
+    def anchor(self) -> str:
+        return max((p.key.strip() for p in self.pieces), key=len)
+
+
+def canonical(text: str, leet: bool = False) -> tuple[str, View]:
+    """A term's canonical text, as the plain view reads it or as the leet view does."""
+    folded, _ = fold(text)
+    view = View("leet" if leet else "term", folded, spans.IDENTITY)
+    return view.padded[1:-1], view
+
+
+def _piece(text: str, strip_left: bool, strip_right: bool, leet: bool) -> Piece:
+    key, view = canonical(text, leet)
+    lead = len(key) - len(key.lstrip(" ")) if strip_left else 0
+    stop = len(key.rstrip(" ")) if strip_right else len(key)
+    runs = tuple(
+        (i - lead, view.run(i)) for i in range(lead, stop) if key[i] != " " and view.run(i) > 1
+    )
+    return Piece(key[lead:stop], runs)
+
+
+def compile_term(text: str, leet: bool = False) -> Term:
+    """A word term ready for the automaton; raises TermError when nothing is left of it."""
+    parts = text.split("*")
+    last = len(parts) - 1
+    pieces = tuple(_piece(part, i == 0, i == last, leet) for i, part in enumerate(parts))
+    if not any(p.key.strip() for p in pieces):
+        raise TermError(f"term {text!r} has nothing to match after normalization")
+    phrase = " " in "".join(p.key for p in pieces).strip() and not _STOP.search(text)
+    if len(pieces) == 1:
+        key = pieces[0].key
+        return Term(
+            text, pieces, phrase, key=key, size=len(key), checks=phrase or bool(pieces[0].runs)
+        )
+    body = "[^ ]*".join(f"({re2.escape(p.key)})" for p in pieces)
+    return Term(text, pieces, phrase, re2.compile(f" {body} ", options=re2_options()))
+
+
+@dataclass
+class TermIndex:
+    """All word terms, grouped (a list, a rule's words, a pattern step, the allow-list).
+    `leet`: the index for leet views, its terms read with "l" as "i" as those views are."""
+
+    leet: bool = False
+
+    terms: list[Term] = field(default_factory=list)
+    term_groups: list[list[int]] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)  # a label per group, for `explain`
+    anchors: set[int] = field(default_factory=set)  # groups whose terms can start a hit
+    _by_text: dict[str, int] = field(default_factory=dict)
+    _automaton: ahocorasick.Automaton | None = None
+    _anchor_automaton: ahocorasick.Automaton | None = None
+    _vocabulary: set[str] = field(default_factory=set)
+    _wild_anchors: list[str] = field(default_factory=list)
+    _group_sets: list[frozenset[int]] = field(default_factory=list)
+    _needs: list[frozenset[int]] = field(default_factory=list)
+
+    def add_group(self, label: str, terms: tuple[str, ...]) -> int:
+        """A new group of terms; raises TermError naming the first bad term."""
+        group = len(self.groups)
+        self.groups.append(label)
+        for number, text in enumerate(terms):
+            index = self._by_text.get(text)
+            if index is None:
+                try:
+                    term = compile_term(text, self.leet)
+                except TermError as exc:
+                    exc.index = number
+                    raise
+                index = self._by_text[text] = len(self.terms)
+                self.terms.append(term)
+                self.term_groups.append([])
+            if group not in self.term_groups[index]:
+                self.term_groups[index].append(group)
+        return group
+
+    def commonness(self, group: int) -> tuple[int, int]:
+        """(terms made only of frequent words, terms): low is a good pattern anchor."""
+        terms = [
+            t for t, groups in zip(self.terms, self.term_groups, strict=True) if group in groups
+        ]
+        return sum(1 for t in terms if t.words <= COMMON_WORDS), len(terms)
+
+    def relevant(self, view: View, base: View) -> bool:
+        """Whether `view` reads a word differently from `base` that some term could use."""
+        if view.words:
+            new = {w for word in view.words for w in canonical_words(word, self.leet)}
+        else:
+            new = set(view.padded.split()) - set(base.padded.split())
+        if new & self._vocabulary:
+            return True
+        return any(anchor in word for word in new for anchor in self._wild_anchors)
+
+    def compile(self) -> None:
+        """Build the automatons: every term, and the anchor terms that can start a hit."""
+        self._automaton = self._build(range(len(self.terms)))
+        anchored = [i for i, groups in enumerate(self.term_groups) if self.anchors & set(groups)]
+        self._anchor_automaton = self._build(anchored)
+        self._vocabulary = set().union(*(t.words for t in self.terms))
+        self._wild_anchors = [t.anchor for t in self.terms if t.wild is not None]
+        self._group_sets = [frozenset(groups) for groups in self.term_groups]
+        self.plan({group: set(range(len(self.groups))) for group in self.anchors})
+
+    def plan(self, expand: dict[int, set[int]]) -> None:
+        """For each anchor group, the groups worth recording once it occurs (the other steps
+        of its patterns, its rules' exceptions, the allow-list)."""
+        self._needs = [
+            frozenset().union(*(expand.get(g, ()) for g in groups)) for groups in self.term_groups
+        ]
+
+    def _build(self, indices: Iterable[int]) -> ahocorasick.Automaton | None:
+        keys: dict[str, list[int]] = {}
+        for index in indices:
+            term = self.terms[index]
+            if term.wild is None:
+                keys.setdefault(f" {term.key} ", []).append(index)
+            else:
+                keys.setdefault(term.anchor, []).append(~index)
+        if not keys:
+            return None
+        automaton = ahocorasick.Automaton()
+        for key, refs in keys.items():
+            automaton.add_word(key, tuple(refs))
+        automaton.make_automaton()
+        return automaton
+
+    def scan(self, view: View, base: View | None = None) -> dict[int, list[Span]]:
+        """Every group's occurrences in the view, as spans of its squeezed canonical text;
+        nothing at all when no anchor term occurs (most comments: one cheap pass), or when
+        the view has no word that `base` (the plain view) lacks and a term could use."""
+        found: dict[int, list[Span]] = {}
+        needed = self._needed(view, base)
+        if not needed or self._automaton is None:
+            return found
+        wild: set[int] = set()
+        group_sets = self._group_sets
+        for end, refs in self._automaton.iter(view.padded):
+            for ref in refs:
+                if ref < 0:
+                    if not group_sets[~ref].isdisjoint(needed):
+                        wild.add(~ref)
+                    continue
+                if group_sets[ref].isdisjoint(needed):
+                    continue
+                term = self.terms[ref]
+                start = end - term.size - 1
+                span = (start, start + term.size)
+                if not term.checks or self._accept(view, term, (span,), span):
+                    self._record(found, ref, span, needed)
+        for ref in sorted(wild):
+            self._scan_wild(view, ref, found, needed)
+        return found
+
+    def _needed(self, view: View, base: View | None) -> set[int]:
+        """The groups worth recording: those the anchor terms present call for."""
+        needed: set[int] = set()
+        anchors = self._anchor_automaton
+        if anchors is None or (base is not None and not self.relevant(view, base)):
+            return needed
+        needs = self._needs
+        for _, refs in anchors.iter(view.padded):
+            for ref in refs:
+                needed.update(needs[ref if ref >= 0 else ~ref])
+        return needed
+
+    def _record(self, found: dict[int, list[Span]], ref: int, span: Span, needed: set[int]) -> None:
+        for group in self.term_groups[ref]:
+            if group in needed:
+                occurrences = found.setdefault(group, [])
+                if len(occurrences) < MAX_HITS * 4:
+                    occurrences.append(span)
+
+    def _scan_wild(
+        self, view: View, ref: int, found: dict[int, list[Span]], needed: set[int]
+    ) -> None:
+        term = self.terms[ref]
+        assert term.wild is not None
+        pos, count = 0, 0
+        while count < MAX_HITS and (match := term.wild.search(view.padded, pos)) is not None:
+            pos = match.end() - 1  # the closing space may open the next word
+            groups = range(1, len(term.pieces) + 1)
+            pieces = tuple((match.start(g) - 1, match.end(g) - 1) for g in groups)
+            span = (match.start(), match.end() - 2)  # padded -> canonical, spaces dropped
+            if self._accept(view, term, pieces, span):
+                self._record(found, ref, span, needed)
+                count += 1
+
+    @staticmethod
+    def _accept(view: View, term: Term, pieces: tuple[Span, ...], span: Span) -> bool:
+        """The text repeats each letter at least as often as the term; phrases stay in a
+        sentence."""
+        for piece, (start, _) in zip(term.pieces, pieces, strict=True):
+            for offset, need in piece.runs:
+                if view.run(start + offset) < need:
+                    return False
+        if term.phrase:
+            first, last = view.text_span(*span)
+            return _STOP.search(view.text, first, last) is None
+        return True
+
+
+def crosses_sentence(view: View, end: int, start: int) -> bool:
+    """Whether a sentence ends between canonical positions `end` and `start`."""
+    after = view.text_span(end - 1, end)[1]
+    before = view.text_span(start, start + 1)[0]
+    return _STOP.search(view.text, after, before) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """Steps of term groups, in order, with (least, most) other words between them."""
+
+    steps: tuple[int, ...]
+    gaps: tuple[tuple[int, int], ...]
+    anchor: int = -1  # the step group with the rarest terms: the pattern runs when it occurs
+
+    def find(self, view: View, found: dict[int, list[Span]]) -> list[Span]:
+        occurrences = [sorted(found.get(group, ())) for group in self.steps]
+        if not all(occurrences):
+            return []
+        out: list[Span] = []
+        failed: set[tuple[int, int]] = set()
+        for start, end in occurrences[0]:
+            last = self._extend(view, occurrences, 1, end, failed)
+            if last is not None:
+                out.append((start, last))
+                if len(out) >= MAX_HITS:
+                    break
+        return out
+
+    def _extend(
+        self,
+        view: View,
+        occurrences: list[list[Span]],
+        step: int,
+        prev_end: int,
+        failed: set[tuple[int, int]],
+    ) -> int | None:
+        if step == len(occurrences):
+            return prev_end
+        if (step, prev_end) in failed:
+            return None
+        low, high = self.gaps[step - 1]
+        candidates = occurrences[step]
+        for start, end in candidates[bisect_left(candidates, (prev_end + 1, -1)) :]:
+            words = view.padded.count(" ", prev_end + 1, start + 1) - 1
+            if words > high or crosses_sentence(view, prev_end, start):
+                break
+            if words >= low:
+                last = self._extend(view, occurrences, step + 1, end, failed)
+                if last is not None:
+                    return last
+        failed.add((step, prev_end))
+        return None
+
+
+class RegexBank:
+    """Every regex of every rule in one RE2 set: one pass tells which ones match at all."""
+
+    def __init__(self) -> None:
+        self.patterns: list[str] = []
+        self._compiled: list[re2._Regexp] = []
+        self._set: re2.Set | None = None
+
+    def add(self, pattern: str) -> int:
+        self.patterns.append(pattern)
+        self._compiled.append(re2.compile(pattern, options=re2_options()))
+        return len(self.patterns) - 1
+
+    def compile(self) -> None:
+        if not self.patterns:
+            return
+        bank = re2.Set.SearchSet(re2_options())
+        for pattern in self.patterns:
+            bank.Add(pattern)
+        bank.Compile()
+        self._set = bank
+
+    def matching(self, text: str) -> frozenset[int]:
+        if self._set is None:
+            return frozenset()
+        return frozenset(self._set.Match(text) or ())
+
+    def spans(self, index: int, text: str) -> list[Span]:
+        out: list[Span] = []
+        for match in self._compiled[index].finditer(text):
+            if match.end() > match.start():
+                out.append(match.span())
+                if len(out) >= MAX_HITS:
+                    break
+        return out

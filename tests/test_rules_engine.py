@@ -1,0 +1,262 @@
+"""The engine's settling: patterns, regexes, leet and quote capping, exceptions, allow-lists
+and conditions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.models import Verdict
+from bot.rules.testing import evaluate, match, rules_from_yaml, spans
+
+VERMIN = rules_from_yaml(
+    """\
+    lists:
+      groups: [immigrants, muslims, jews, black people]
+      vermin: [vermin, parasites, a disease, rats]
+    allow: [rat race]
+    rules:
+      - id: dehumanizing.group_vermin
+        action: hide
+        reason: Dehumanizing language about a group
+        match:
+          - pattern:
+              - list: groups
+              - gap: 0-3
+              - words: [are, are like, are nothing but]
+              - gap: 0-2
+              - list: vermin
+        unless:
+          - words: [not]
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("Immigrants are vermin.", "Immigrants are vermin"),
+        (
+            "muslims in this town are nothing but parasites",
+            "muslims in this town are nothing but parasites",
+        ),
+        ("black people are like rats", "black people are like rats"),
+        ("Jews are truly a disease", "Jews are truly a disease"),
+        ("immigrants are v3rmin", "immigrants are v3rmin"),
+    ],
+)
+def test_pattern_matches_groups_and_predicates_within_gaps(text: str, span: str) -> None:
+    """A group, up to 3 words, a copula, up to 2 words, a predicate: one hit over all of it."""
+    assert spans(VERMIN, text) == [span]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The vermin control budget doubled",
+        "Immigrants are our neighbours and rats are rodents",  # 3+ words between
+        "I like immigrants. Rats are vermin.",  # a sentence ends in between
+        "Immigrants are not vermin",  # the exception
+        "immigrants join the rat race",  # the allow-list
+        "Immigrants",
+    ],
+)
+def test_pattern_does_not_match_outside_its_shape(text: str) -> None:
+    """Naming a group is never enough; gaps are bounded; sentences and exceptions stop it."""
+    assert match(VERMIN, text) == ()
+
+
+def test_dropped_hits_say_why() -> None:
+    """`evaluate` keeps hits an exception dropped, with the exception's text."""
+    result = evaluate(VERMIN, "Immigrants are not vermin")
+    [(found, why)] = result.dropped
+    assert found.rule.id == "dehumanizing.group_vermin"
+    assert why == "exception (unless) matched 'not'"
+
+
+def test_pattern_alternatives_and_order() -> None:
+    """Steps must come in order; a matcher list means any of them."""
+    rules = rules_from_yaml(
+        """\
+        rules:
+          - id: threat.exterminate
+            match:
+              - pattern:
+                  [{words: [exterminate, get rid of]}, {gap: 0-1}, {words: [them, all of them]}]
+              - words: [gas them]
+        """
+    )
+    assert spans(rules, "we should exterminate them all") == ["exterminate them"]
+    assert spans(rules, "get rid of all of them") == ["get rid of all of them"]
+    assert spans(rules, "them? exterminate? no") == []
+    assert spans(rules, "gas them") == ["gas them"]
+
+
+def test_regexes_run_on_the_folded_text() -> None:
+    """A regex sees lower-cased, homoglyph-folded text, with its punctuation."""
+    rules = rules_from_yaml(
+        "rules:\n  - id: re.kill\n    action: hide\n    match: {regex: '\\bk+i+l+l+\\s+yo+u+\\b'}\n"
+    )
+    assert spans(rules, "I will KILLL YOUUU") == ["KILLL YOUUU"]
+    assert spans(rules, "I will кill you") == ["кill you"]  # Cyrillic к
+    assert spans(rules, "skill your") == []
+
+
+LEET = """\
+rules:
+  - id: leet.{mode}
+    action: hide
+    leet: {mode}
+    match: {{words: [moron]}}
+"""
+
+
+def test_leet_only_hits_are_capped_at_flag() -> None:
+    """ "m0ron" is a hit, but one that exists only after leet folding is at most a flag."""
+    rules = rules_from_yaml(LEET.format(mode="flag"))
+    [hit] = match(rules, "you m0r0n")
+    assert (hit.matched, hit.action) == ("m0r0n", Verdict.FLAG)
+    assert "leetspeak only" in hit.reason
+    [plain] = match(rules, "you moron")
+    assert plain.action == Verdict.HIDE
+
+
+def test_leet_reads_one_as_i_or_l() -> None:
+    """ "1oser", "k1ll", "11ve" and "|ame" find loser, kill, live and lame."""
+    rules = rules_from_yaml(
+        "rules:\n  - id: l.rule\n    match: {words: [loser, kill, live, lame, idiot]}\n"
+    )
+    assert spans(rules, "1oser k1ll 11ve |ame 1d1ot kil") == [
+        "1oser",
+        "k1ll",
+        "11ve",
+        "|ame",
+        "1d1ot",
+    ]
+
+
+def test_leet_full_and_off() -> None:
+    """`leet: full` acts on leet hits as on any; `leet: off` ignores them (and says so)."""
+    [hit] = match(rules_from_yaml(LEET.format(mode="full")), "you m0r0n")
+    assert hit.action == Verdict.HIDE
+    rules = rules_from_yaml(LEET.format(mode="off"))
+    result = evaluate(rules, "you m0r0n")
+    assert result.hits == []
+    assert [why for _, why in result.dropped] == ["leetspeak only, and the rule has leet: off"]
+
+
+def test_leet_does_not_create_hits_from_numbers() -> None:
+    """Plain numbers and numbers with units are never read as letters."""
+    rules = rules_from_yaml("rules:\n  - id: t.fag\n    match: {words: [fag, ass]}\n")
+    assert match(rules, "the 4 55 in 2024, the 3rd, $455") == ()
+
+
+QUOTES = """\
+rules:
+  - id: slur.q
+    action: hide
+    quotes: {mode}
+    match: {{words: [zorp]}}
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "> you zorp\n\nThis kind of comment breaks our rules.",
+        "[quote=troll]you zorp[/quote] Not OK.",
+        "<blockquote>you zorp</blockquote> Not OK.",
+        "[quote]" * 3 + "zorp" + "[/quote]" * 3,
+    ],
+)
+def test_quoted_hits_are_capped_at_flag(text: str) -> None:
+    """A slur inside a quote (counter-speech) is flagged for review, not hidden."""
+    [hit] = match(rules_from_yaml(QUOTES.format(mode="flag")), text)
+    assert hit.action == Verdict.FLAG
+    assert "only inside a quote" in hit.reason
+
+
+def test_quote_settings_none_and_full() -> None:
+    """`quotes: none` drops quoted hits; `quotes: full` acts on them; unquoted hits are full."""
+    text = "> zorp\nyou zorp"
+    hidden = [h.action for h in match(rules_from_yaml(QUOTES.format(mode="none")), text)]
+    assert hidden == [Verdict.HIDE]
+    full = [h.action for h in match(rules_from_yaml(QUOTES.format(mode="full")), text)]
+    assert full == [Verdict.HIDE, Verdict.HIDE]
+
+
+def test_allow_list_drops_hits_inside_allowed_phrases() -> None:
+    """A global allow phrase protects what lies inside it, and only that."""
+    rules = rules_from_yaml(
+        "allow: [Maine Coon, cocktail*]\n",
+        "rules:\n  - id: s.coon\n    match: {words: [coon, cock*]}\n",
+    )
+    assert spans(rules, "my Maine Coon, a cocktail, and a coon") == ["coon"]
+    result = evaluate(rules, "Maine Coon")
+    assert [why for _, why in result.dropped] == ["allow-list: inside 'Maine Coon'"]
+
+
+CONDITIONS = """\
+rules:
+  - id: c.rule
+    match: {words: [zorp]}
+    when:
+      author_role: {not: [moderator, admin, staff]}
+      section: [politics, news]
+      platform: [discourse]
+"""
+
+
+def test_conditions_exempt_moderators() -> None:
+    """A moderator quoting abuse is exempt; a member is not."""
+    rules = rules_from_yaml(CONDITIONS)
+    member = match(rules, "zorp", platform="discourse", role="member", section="politics")
+    assert len(member) == 1
+    assert match(rules, "zorp", platform="discourse", role="Moderator", section="politics") == ()
+    result = evaluate(rules, "zorp", platform="discourse", role="moderator", section="politics")
+    assert result.dropped[0][1].startswith("condition: author_role is 'moderator'")
+
+
+def test_conditions_on_section_and_platform() -> None:
+    """Every condition must hold."""
+    rules = rules_from_yaml(CONDITIONS)
+    assert match(rules, "zorp", platform="discourse", section="sports") == ()
+    assert match(rules, "zorp", platform="wordpress", section="news") == ()
+    assert len(match(rules, "zorp", platform="discourse", section="news")) == 1
+
+
+def test_account_age_condition() -> None:
+    """`account_age_days: {lt: 7}` applies to new accounts; unknown ages do not count."""
+    rules = rules_from_yaml(
+        "rules:\n  - id: new.rule\n    match: {words: [zorp]}\n"
+        "    when: {account_age_days: {lt: 7}}\n"
+    )
+    now = datetime.now(UTC)
+    young = (now - timedelta(days=2)).isoformat()
+    old = (now - timedelta(days=30)).isoformat()
+    assert len(match(rules, "zorp", account_created_at=young)) == 1
+    assert match(rules, "zorp", account_created_at=old) == ()
+    assert match(rules, "zorp") == ()
+
+
+def test_shadow_rules_are_marked() -> None:
+    """A shadow rule's hit says so; the policy records it as "would have"."""
+    rules = rules_from_yaml("rules:\n  - id: s.rule\n    shadow: true\n    terms: [zorp]\n")
+    [hit] = match(rules, "zorp")
+    assert hit.shadow
+
+
+def test_overlapping_hits_of_one_rule_become_one() -> None:
+    """Two matchers of one rule finding overlapping spans give the leftmost, longest hit."""
+    rules = rules_from_yaml(
+        "rules:\n  - id: o.rule\n    match:\n      - words: [you idiot]\n"
+        "      - words: [idiot]\n      - regex: 'idiot box'\n"
+    )
+    assert spans(rules, "you idiot box") == ["you idiot"]
+
+
+def test_hits_per_rule_are_bounded() -> None:
+    """A comment repeating a term thousands of times gives a bounded number of hits."""
+    rules = rules_from_yaml("rules:\n  - id: b.rule\n    terms: [zorp]\n")
+    assert len(match(rules, "zorp " * 5000)) == 50
