@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bot.models import Comment, Reason
+
+
+def storable(text: str) -> str:
+    """Platform JSON may carry lone surrogates (\\ud800) that no UTF-8 store can hold:
+    replace them, so a hostile comment can never make the queue or the log fail."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def text_field(value: Any, limit: int = 500) -> str:
+    """A short text field (author name, url, ...) from platform JSON: str, bounded, storable."""
+    return "" if value is None else storable(str(value)[:limit])
 
 
 class PlatformError(Exception):

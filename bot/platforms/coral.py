@@ -39,6 +39,7 @@ from bot.platforms.base import (
     PermanentError,
     WebhookEvent,
     WebhookRejected,
+    storable,
 )
 from bot.sources import webhook
 
@@ -129,7 +130,7 @@ def parse_request(site: str, body: bytes) -> Comment:
     return Comment(
         site=site,
         id=_comment_id(comment.get("id"), action),
-        text=_storable(text),
+        text=storable(text),
         author=Author(
             id=_string(author, "id", "author.id", required=True),
             role=_string(author, "role", "author.role").lower(),
@@ -158,7 +159,7 @@ def _string(data: Any, key: str, path: str = "", required: bool = False) -> str:
         return ""
     if not isinstance(value, str) or (required and not value):
         raise WebhookRejected(400, f"'{path or key}' must be a non-empty string")
-    return _storable(value[:500])
+    return storable(value[:500])
 
 
 def _site_id(value: Any) -> str:
@@ -166,7 +167,7 @@ def _site_id(value: Any) -> str:
     if isinstance(value, dict):
         return _string(value, "id", "site.id")
     if value is None or isinstance(value, str):
-        return _storable((value or "")[:500])
+        return storable((value or "")[:500])
     raise WebhookRejected(400, "'site' must be an object {id}")
 
 
@@ -178,15 +179,6 @@ def _comment_id(value: Any, action: str) -> str:
     if not isinstance(value, str) or not ID_RE.match(value):
         raise WebhookRejected(400, "'comment.id' must be a string of [A-Za-z0-9_.:-]")
     return value
-
-
-def _storable(text: str) -> str:
-    """JSON may carry lone surrogates (\\ud800) that no UTF-8 store can hold: replace them."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
 
 
 # --- the adapter ---------------------------------------------------------------------------

@@ -39,6 +39,8 @@ from bot.platforms.base import (
     RetryableError,
     WebhookEvent,
     WebhookRejected,
+    storable,
+    text_field,
 )
 from bot.platforms.http import JsonClient
 from bot.platforms.ratelimit import RateLimitedClient, RateLimiter
@@ -301,9 +303,9 @@ class DiscourseAdapter:
         if not isinstance(raw, str):
             raise ValueError("'raw' must be a string")
         number = _int(post.get("post_number"))
-        slug = _text(post.get("topic_slug")) or str(topic_id)
+        slug = text_field(post.get("topic_slug")) or str(topic_id)
         url = f"{self._base}/t/{urllib.parse.quote(slug)}/{topic_id}"
-        section = _text(post.get("category_slug")) or _text(post.get("category_id"))
+        section = text_field(post.get("category_slug")) or text_field(post.get("category_id"))
         extra = [("post_number", str(number))] if number is not None else []
         reply_to = _int(post.get("reply_to_post_number"))
         if reply_to is not None:
@@ -311,13 +313,15 @@ class DiscourseAdapter:
         return Comment(
             site=self.site,
             id=str(post_id),
-            text=_storable(raw),
+            text=storable(raw),
             author=Author(
-                id=_text(post.get("user_id")), name=_text(post.get("username")), role=_role(post)
+                id=text_field(post.get("user_id")),
+                name=text_field(post.get("username")),
+                role=_role(post),
             ),
             thread_id=str(topic_id),
             url=f"{url}/{number}" if number is not None else url,
-            created_at=_text(post.get("created_at")),
+            created_at=text_field(post.get("created_at")),
             section=section,
             extra=tuple(extra),
         )
@@ -504,16 +508,3 @@ def _int(value: Any) -> int | None:
     if isinstance(value, str) and POST_ID_RE.match(value):
         return int(value)
     return None
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else _storable(str(value)[:500])
-
-
-def _storable(text: str) -> str:
-    """JSON may carry lone surrogates that no UTF-8 store can hold: replace them."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text

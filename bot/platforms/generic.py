@@ -17,8 +17,10 @@ from bot.platforms.base import (
     RetryableError,
     WebhookEvent,
     WebhookRejected,
+    storable,
+    text_field,
 )
-from bot.platforms.http import JsonClient
+from bot.platforms.http import JsonClient, client_for
 
 ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 EVENTS = {"comment.created": "created", "comment.edited": "edited"}
@@ -37,13 +39,7 @@ class GenericAdapter:
     ) -> None:
         self.site = site
         headers = {"Authorization": f"Bearer {token.reveal()}"} if token else {}
-        self._client = client or JsonClient(
-            settings.base_url,
-            headers=headers,
-            timeout_s=settings.timeout_s,
-            max_retries=settings.max_retries,
-            max_retry_after_s=settings.max_retry_after_s,
-        )
+        self._client = client or client_for(settings, headers)
         self._webhook_secret = webhook_secret
 
     async def start(self) -> None:
@@ -129,7 +125,7 @@ def parse_comment(site: str, item: Any) -> Comment:
     body = item.get("body")
     if not isinstance(body, str):
         raise ValueError("'body' must be a string")
-    body = _storable(body)
+    body = storable(body)
     author = item.get("author") or {}
     if not isinstance(author, dict):
         raise ValueError("'author' must be an object")
@@ -138,26 +134,13 @@ def parse_comment(site: str, item: Any) -> Comment:
         id=comment_id,
         text=body,
         author=Author(
-            id=_text(author.get("id")),
-            name=_text(author.get("name")),
-            role=_text(author.get("role")),
+            id=text_field(author.get("id")),
+            name=text_field(author.get("name")),
+            role=text_field(author.get("role")),
         ),
-        thread_id=_text(item.get("thread_id")),
-        parent_id=_text(item.get("parent_id")),
-        url=_text(item.get("url")),
-        created_at=_text(item.get("created_at")),
-        section=_text(item.get("section")),
+        thread_id=text_field(item.get("thread_id")),
+        parent_id=text_field(item.get("parent_id")),
+        url=text_field(item.get("url")),
+        created_at=text_field(item.get("created_at")),
+        section=text_field(item.get("section")),
     )
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else _storable(str(value)[:500])
-
-
-def _storable(text: str) -> str:
-    """JSON may carry lone surrogates (\\ud800) that no UTF-8 store can hold: replace them."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text

@@ -149,3 +149,14 @@ def _json_or_text(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def client_for(settings: Any, headers: Mapping[str, str]) -> JsonClient:
+    """The JsonClient a platform's settings ask for (base_url, timeout and retry limits)."""
+    return JsonClient(
+        settings.base_url,
+        headers=headers,
+        timeout_s=settings.timeout_s,
+        max_retries=settings.max_retries,
+        max_retry_after_s=settings.max_retry_after_s,
+    )

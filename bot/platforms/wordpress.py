@@ -27,8 +27,10 @@ from bot.platforms.base import (
     RetryableError,
     WebhookEvent,
     WebhookRejected,
+    storable,
+    text_field,
 )
-from bot.platforms.http import JsonClient
+from bot.platforms.http import JsonClient, client_for
 
 log = structlog.get_logger(__name__)
 
@@ -74,13 +76,7 @@ class WordPressAdapter:
         if token is not None:
             pair = f"{settings.username}:{token.reveal()}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        self._client = client or JsonClient(
-            settings.base_url,
-            headers=headers,
-            timeout_s=settings.timeout_s,
-            max_retries=settings.max_retries,
-            max_retry_after_s=settings.max_retry_after_s,
-        )
+        self._client = client or client_for(settings, headers)
         self._webhook_secret = webhook_secret
 
     # --- start-up -------------------------------------------------------------------------
@@ -408,15 +404,15 @@ def parse_comment(site: str, item: Any) -> Comment:
     text = content.get("raw") if isinstance(content, dict) else None
     if not isinstance(text, str):
         raise ValueError("'content.raw' must be a string (is the request's context=edit?)")
-    date = _text(item.get("date_gmt"))
+    date = text_field(item.get("date_gmt"))
     return Comment(
         site=site,
         id=comment_id,
-        text=_storable(text),
+        text=storable(text),
         author=_author(item),
-        thread_id=_text(item.get("post")),
-        parent_id=_text(item.get("parent") or None),
-        url=_text(item.get("link")),
+        thread_id=text_field(item.get("post")),
+        parent_id=text_field(item.get("parent") or None),
+        url=text_field(item.get("link")),
         created_at=date + "Z" if date and not date.endswith("Z") else date,
     )
 
@@ -425,13 +421,13 @@ def _author(item: dict[str, Any]) -> Author:
     author_id = item.get("author") or 0
     fields: dict[str, str] = {
         "id": str(author_id) if author_id else "",
-        "name": _text(item.get("author_name")),
+        "name": text_field(item.get("author_name")),
         "role": author_role(item),
     }
     info = item.get("modbot_author")
     registered = info.get("registered_gmt") if isinstance(info, dict) else None
     if registered and "account_created_at" in AUTHOR_FIELDS:
-        fields["account_created_at"] = _text(registered)
+        fields["account_created_at"] = text_field(registered)
     return Author(**fields)
 
 
@@ -450,16 +446,3 @@ def author_role(item: dict[str, Any]) -> str:
 def _check_id(comment_id: str) -> None:
     if not ID_RE.match(comment_id):
         raise PermanentError(f"comment id {comment_id!r} is not a WordPress comment id")
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else _storable(str(value)[:500])
-
-
-def _storable(text: str) -> str:
-    """JSON may carry lone surrogates (\\ud800) that no UTF-8 store can hold: replace them."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
