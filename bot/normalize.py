@@ -198,22 +198,71 @@ def fold(original: str) -> tuple[str, spans.SpanMap]:
     if original.isascii():
         return original.lower(), spans.IDENTITY
     odd = set(_NON_ASCII.findall(original))
-    if NON_UNIT.isdisjoint(odd) and all(len(FOLD[ord(c)]) == 1 for c in odd):
+    contextual = not _CONTEXTUAL.isdisjoint(odd)
+    if not contextual and NON_UNIT.isdisjoint(odd) and all(len(FOLD[ord(c)]) == 1 for c in odd):
         # one character for one: fold the few non-ASCII ones, then lower-case the rest
         # (folded characters are lower case already), with no per-character Python work
         return _NON_ASCII.sub(_fold_match, original).lower(), spans.IDENTITY
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
+    base = ""  # the last visible character, for skin-tone modifiers
     for index, char in enumerate(original):
         part = FOLD[ord(char)]
+        if contextual and char in _CONTEXTUAL:
+            if char in SKIN_TONES and base in _NOT_A_PERSON and ends:
+                ends[-1] = index + 1  # "👊🏾" is the fist: the tone belongs to it
+                continue
+            if char in CLAPS:
+                part = " "  # "I 👏 think 👏 that": a separator
         if part:
+            base = char
             out.append(part)
             starts.extend([index] * len(part))
             ends.extend([index + 1] * len(part))
         elif ends and ends[-1] == index and unicodedata.category(char) in ("Mn", "Me"):
             ends[-1] = index + 1  # an accent or variation selector belongs to what it follows
     return "".join(out), spans.ArrayMap(starts, ends)
+
+
+# Emoji skin-tone modifiers. After a person emoji a tone is a word of its own ("👨🏿" reads
+# "👨 🏿": a dark-skinned man, which rules may use as a group signal); after a hand or another
+# body part it belongs to that emoji and is dropped ("👊🏾" is the fist, "👏🏾" a clap).
+SKIN_TONES = frozenset(chr(c) for c in range(0x1F3FB, 0x1F400))
+# Clapping hands between words ("I 👏 think 👏 that") are separators: read as a space.
+CLAPS = frozenset("\U0001f44f")
+_NOT_A_PERSON = frozenset(
+    "\U0001f44a\u270a\U0001f91c\U0001f91b\U0001f44f\U0001f44d\U0001f44e\U0001f4aa"
+    "\U0001f64f\U0001f44b\U0001f91a\u270b\U0001f590\U0001f596\U0001f44c\U0001f90f"
+    "\U0001f90c\u270c\U0001f91e\U0001f91f\U0001f918\U0001f919\U0001f448\U0001f449"
+    "\U0001f446\U0001f447\u261d\U0001f595\u270d\U0001f485\U0001f933\U0001f9b5"
+    "\U0001f9b6\U0001f442\U0001f443\U0001f9bb\U0001faf0\U0001faf1\U0001faf2\U0001faf3"
+    "\U0001faf4\U0001faf5\U0001faf6\U0001faf7\U0001faf8\U0001f932\U0001f450\U0001f64c"
+    "\U0001f91d"
+)
+_CONTEXTUAL = SKIN_TONES | CLAPS
+# What may follow the last character of an emoji and still belong to it: skin tones,
+# variation selectors, keycaps, tags, and zero-width-joined parts ("👳🏽‍♂️").
+_EMOJI_TAIL = re.compile(
+    "(?:[\U0001f3fb-\U0001f3ff\ufe00-\ufe0f\u20e3\U000e0020-\U000e007f]|\u200d[^\\s\u200d])*"
+)
+
+
+_EMOJI_CATEGORIES = frozenset(["So", "Sk", "Mn"])  # emoji, modifiers, variation selectors
+
+
+def emoji_end(original: str, end: int) -> int:
+    """Where a hit ending at `end` really ends: past the skin tone, variation selector and
+    zero-width-joined parts of an emoji it ends on."""
+    if (
+        0 < end < len(original)
+        and not original[end].isascii()
+        and unicodedata.category(original[end - 1]) in _EMOJI_CATEGORIES
+    ):
+        match = _EMOJI_TAIL.match(original, end)
+        if match is not None and match.end() > end:
+            return match.end()
+    return end
 
 
 def _fold_match(match: re.Match[str]) -> str:

@@ -260,3 +260,84 @@ def test_hits_per_rule_are_bounded() -> None:
     """A comment repeating a term thousands of times gives a bounded number of hits."""
     rules = rules_from_yaml("rules:\n  - id: b.rule\n    terms: [zorp]\n")
     assert len(match(rules, "zorp " * 5000)) == 50
+
+
+REGEX_UNLESS = rules_from_yaml(
+    """\
+    allow: [killing floor]
+    rules:
+      - id: t.regex_unless
+        match:
+          - regex: 'kill\\w*'
+        unless:
+          - words: [killing it]
+          - pattern:
+              - words: [not]
+              - gap: 0-1
+              - words: [killers]
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "text", ["killing it on stage", "they are not real killers", "the killing floor"]
+)
+def test_word_exceptions_and_allow_list_apply_to_regex_hits(text: str) -> None:
+    """An `unless` of words or patterns, and the allow-list, drop a hit found by a regex
+    alone, though none of the rule's own word terms occurs."""
+    assert spans(REGEX_UNLESS, text) == []
+
+
+def test_regex_hits_without_exceptions_still_match() -> None:
+    assert spans(REGEX_UNLESS, "kill them") == ["kill"]
+
+
+EMOJI = rules_from_yaml(
+    """\
+    lists:
+      target: ["👳", "👨"]
+      tone: ["🏿"]
+    rules:
+      - id: t.emoji_target
+        match:
+          - pattern:
+              - words: [beat]
+              - gap: 0-2
+              - list: target
+      - id: t.tone_then_ape
+        match:
+          - pattern:
+              - list: tone
+              - words: ["🐒"]
+      - id: t.clap
+        match: {words: [i think that]}
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("let's beat these 👳🏽", "beat these 👳🏽"),
+        ("let's beat these 👳🏽‍♂️ now", "beat these 👳🏽‍♂️"),
+        ("beat a 👨🏿‍🦲!", "beat a 👨🏿‍🦲"),
+        ("beat a 👳", "beat a 👳"),
+    ],
+)
+def test_a_hit_ending_on_an_emoji_covers_its_modifier_and_joined_parts(
+    text: str, span: str
+) -> None:
+    assert spans(EMOJI, text) == [span]
+
+
+def test_skin_tone_belongs_to_a_hand_not_to_a_person() -> None:
+    """After a person emoji a tone is a word of its own (a group signal); after a fist or
+    another hand it is part of that emoji."""
+    assert spans(EMOJI, "👨🏿🐒") == ["🏿🐒"]
+    assert spans(EMOJI, "👊🏿🐒") == []
+    assert spans(EMOJI, "👏🏿🐒") == []
+
+
+@pytest.mark.parametrize("text", ["I 👏 think 👏 that", "I👏think👏that", "i 👏🏾 think 👏🏾 that"])
+def test_clap_emoji_are_separators(text: str) -> None:
+    assert len(spans(EMOJI, text)) == 1

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bot.models import Comment, NormalizedText, RuleHit, Verdict
-from bot.normalize import View, normalize_text
+from bot.normalize import View, emoji_end, normalize_text
 from bot.rules.conditions import failed_condition
 from bot.rules.language import Rule
 from bot.rules.matchers import MAX_HITS, Pattern, RegexBank, Span, TermIndex
@@ -207,6 +207,8 @@ class _Settler:
     ) -> None:
         self.rules, self.comment, self.text, self.scans, self.out = rules, comment, text, scans, out
         self._allowed: list[Span] | None = None
+        self._allowed_full: list[Span] | None = None
+        self._full: list[Scan] | None = None
 
     def __call__(self, rule: CompiledRule, candidates: list[Found]) -> None:
         kept = self._merge(rule, candidates)
@@ -214,9 +216,14 @@ class _Settler:
         if why:
             self._drop(kept, f"condition: {why}")
             return
-        exceptions = self._spans(rule.unless) if rule.unless and kept else []
+        # A hit found by a regex alone did not make the automaton record the words of the
+        # rule's exceptions or of the allow-list: read them in full for it.
+        full = any(f.matcher.kind == "regex" for f in kept)
+        exceptions = self._spans(rule.unless, full) if rule.unless and kept else []
+        original = self.text.original
         for found in kept[:MAX_HITS]:
-            reason = self._why_dropped(rule, found, exceptions)
+            found.end = emoji_end(original, found.end)
+            reason = self._why_dropped(rule, found, exceptions, full)
             if reason:
                 self.out.dropped.append((found, reason))
             else:
@@ -240,11 +247,13 @@ class _Settler:
                 merged.append(found)
         return merged
 
-    def _why_dropped(self, rule: CompiledRule, found: Found, exceptions: list[Span]) -> str:
+    def _why_dropped(
+        self, rule: CompiledRule, found: Found, exceptions: list[Span], full: bool = False
+    ) -> str:
         for start, end in exceptions:
             if found.overlaps(start, end):
                 return f"exception (unless) matched {self.text.original[start:end]!r}"
-        for start, end in self._allow():
+        for start, end in self._allow(full):
             if start <= found.start and found.end <= end:
                 return f"allow-list: inside {self.text.original[start:end]!r}"
         if inside(self.text.quotes, found.start, found.end):
@@ -253,15 +262,32 @@ class _Settler:
             found.notes.append(QUOTE_NOTE)
         return ""
 
-    def _spans(self, matchers: Iterable[CompiledMatcher]) -> list[Span]:
+    def _spans(self, matchers: Iterable[CompiledMatcher], full: bool = False) -> list[Span]:
         return [
             span
             for matcher in matchers
-            for scan in self.scans
+            for scan in (self._full_scans() if full else self.scans)
             for span in matcher_spans(matcher, scan, self.rules.regexes)
         ]
 
-    def _allow(self) -> list[Span]:
+    def _full_scans(self) -> list[Scan]:
+        """Every view with every term group recorded, not only those its anchors call for."""
+        if self._full is None:
+            rules = self.rules
+            everything = frozenset(range(len(rules.terms.groups)))
+            regexes = {id(scan.view): scan.regexes for scan in self.scans}
+            self._full = []
+            for view in self.text.views:
+                index = rules.leet_terms if view.name == "leet" else rules.terms
+                found = index.scan_groups(view, everything)
+                self._full.append(Scan(view, found, regexes.get(id(view), _NONE)))
+        return self._full
+
+    def _allow(self, full: bool = False) -> list[Span]:
+        if full:
+            if self._allowed_full is None:
+                self._allowed_full = self._spans(self.rules.allow, True)
+            return self._allowed_full
         if self._allowed is None:
             self._allowed = self._spans(self.rules.allow)
         return self._allowed

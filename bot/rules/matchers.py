@@ -198,8 +198,11 @@ class TermIndex:
         """Every group's occurrences in the view, as spans of its squeezed canonical text;
         nothing at all when no anchor term occurs (most comments: one cheap pass), or when
         the view has no word that `base` (the plain view) lacks and a term could use."""
+        return self.scan_groups(view, self._needed(view, base))
+
+    def scan_groups(self, view: View, needed: set[int] | frozenset[int]) -> dict[int, list[Span]]:
+        """The occurrences of the `needed` groups in the view, whatever anchors it holds."""
         found: dict[int, list[Span]] = {}
-        needed = self._needed(view, base)
         if not needed or self._automaton is None:
             return found
         wild: set[int] = set()
