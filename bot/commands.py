@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from contextlib import nullcontext
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -108,7 +109,7 @@ def show_log(args: argparse.Namespace) -> int:
         settings, _ = load_config(args.config)
         db_path = settings.store.path
     else:
-        db_path = args.db or "modbot.db"
+        db_path = args.db or Path("modbot.db")
     try:
         flt = LogFilter(
             decisions=tuple(args.decision or ()),

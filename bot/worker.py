@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from typing import Any
 
 import structlog
 
@@ -58,8 +59,11 @@ class Worker:
                 await self._idle(stop)
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-        if self._tasks:
+        waiters: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(stop.wait()),
+        ]
+        if self._tasks:  # a finished comment frees a slot
             waiters.append(
                 asyncio.ensure_future(asyncio.wait(set(self._tasks), return_when="FIRST_COMPLETED"))
             )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import ahocorasick
@@ -236,7 +237,9 @@ class TermIndex:
                 needed.update(needs[ref if ref >= 0 else ~ref])
         return needed
 
-    def _record(self, found: dict[int, list[Span]], ref: int, span: Span, needed: set[int]) -> None:
+    def _record(
+        self, found: dict[int, list[Span]], ref: int, span: Span, needed: AbstractSet[int]
+    ) -> None:
         for group in self.term_groups[ref]:
             if group in needed:
                 occurrences = found.setdefault(group, [])
@@ -244,7 +247,7 @@ class TermIndex:
                     occurrences.append(span)
 
     def _scan_wild(
-        self, view: View, ref: int, found: dict[int, list[Span]], needed: set[int]
+        self, view: View, ref: int, found: dict[int, list[Span]], needed: AbstractSet[int]
     ) -> None:
         term = self.terms[ref]
         assert term.wild is not None

@@ -14,7 +14,7 @@ log = structlog.get_logger(__name__)
 
 PLATFORMS_KEY = web.AppKey("platforms", dict[str, Platform])
 STORE_KEY = web.AppKey("store", AsyncStore)
-ON_QUEUED_KEY = web.AppKey("on_queued", Callable[[], None])
+ON_QUEUED_KEY: web.AppKey[Callable[[], None]] = web.AppKey("on_queued")
 
 
 async def receive(request: web.Request) -> web.Response:
