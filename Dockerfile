@@ -10,7 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TORCH_HOME=/opt/modbot/cache/torch \
-    HF_HOME=/opt/modbot/cache/huggingface
+    HF_HOME=/opt/modbot/cache/huggingface \
+    MODBOT_RULES_DIR=/opt/modbot/rules
 
 WORKDIR /opt/modbot
 
@@ -31,7 +32,8 @@ COPY config.example.yaml /etc/modbot/config.example.yaml
 
 USER modbot
 VOLUME ["/var/lib/modbot"]
-EXPOSE 8080
+# 8080: webhooks and /healthz; 8081: the moderators' review page (review.enabled)
+EXPOSE 8080 8081
 
 # Mount your config at /etc/modbot/config.yaml with store.path under /var/lib/modbot,
 # rules.paths: [/opt/modbot/rules] (or your own) and server.host: 0.0.0.0.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -30,8 +31,10 @@ COMMAND_MODULES = (
 
 
 def bundled_rules() -> Path:
-    """The rules/ folder shipped beside the package (source checkout, editable install, image)."""
-    return Path(__file__).resolve().parent.parent / "rules"
+    """The shipped rules/ folder: $MODBOT_RULES_DIR (the Docker image sets it), else the one
+    beside the package (a source checkout or an editable install)."""
+    override = os.environ.get("MODBOT_RULES_DIR")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "rules"
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:

@@ -102,9 +102,24 @@ def test_healthcheck_hits_healthz_route(instructions: list[tuple[str, str]]) -> 
     check = next(rest for word, rest in instructions if word == "HEALTHCHECK")
     port = ServerSettings().port
     assert f"127.0.0.1:{port}/healthz" in check
-    assert any(word == "EXPOSE" and rest == str(port) for word, rest in instructions)
+    assert any(word == "EXPOSE" and str(port) in rest.split() for word, rest in instructions)
     app_source = (ROOT / "bot" / "app.py").read_text()
     assert '"/healthz"' in app_source
+
+
+def test_image_finds_its_rules_and_exposes_the_review_port(
+    instructions: list[tuple[str, str]],
+) -> None:
+    """MODBOT_RULES_DIR points at the copied rules/, and the review page's port is exposed."""
+    from bot.config import ReviewSettings
+
+    env = " ".join(rest for word, rest in instructions if word == "ENV")
+    copied = [rest.split()[-1] for word, rest in instructions if word == "COPY" and "rules" in rest]
+    assert "MODBOT_RULES_DIR=/opt/modbot/rules" in env and copied == ["./rules"]
+    workdir = next(rest for word, rest in instructions if word == "WORKDIR")
+    assert workdir == "/opt/modbot"
+    exposed = " ".join(rest for word, rest in instructions if word == "EXPOSE").split()
+    assert str(ReviewSettings().port) in exposed
 
 
 def test_bake_model_argument_uses_models_pull(instructions: list[tuple[str, str]]) -> None:
