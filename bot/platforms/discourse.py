@@ -256,10 +256,7 @@ class DiscourseAdapter:
     # -- webhooks ----------------------------------------------------------------------------
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        if self._webhook_secret is None:
-            raise WebhookRejected(404, "webhooks are not enabled for this site")
-        if not signing.verify(self._webhook_secret.reveal(), body, headers.get(SIGNATURE_HEADER)):
-            raise WebhookRejected(401, f"missing or wrong {SIGNATURE_HEADER}")
+        signing.require(self._webhook_secret, body, headers, SIGNATURE_HEADER)
         event_id = headers.get(EVENT_ID_HEADER) or None
         if event_id is not None and not EVENT_ID_RE.match(event_id):
             raise WebhookRejected(400, f"{EVENT_ID_HEADER} has characters outside [A-Za-z0-9_.:-]")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -66,14 +65,8 @@ class GenericAdapter:
         return Page(tuple(comments), str(next_cursor) if next_cursor is not None else None)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        if self._webhook_secret is None:
-            raise WebhookRejected(404, "webhooks are not enabled for this site")
-        if not signing.verify(self._webhook_secret.reveal(), body, headers.get(SIGNATURE_HEADER)):
-            raise WebhookRejected(401, f"missing or wrong {SIGNATURE_HEADER}")
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise WebhookRejected(400, f"body is not JSON: {exc}") from None
+        signing.require(self._webhook_secret, body, headers, SIGNATURE_HEADER)
+        data = signing.json_body(body)
         if not isinstance(data, dict) or data.get("event") not in EVENTS:
             raise WebhookRejected(400, f"'event' must be one of {sorted(EVENTS)}")
         try:

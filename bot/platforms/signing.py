@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from bot.platforms.base import WebhookRejected
+
+
+class _Revealable(Protocol):
+    def reveal(self) -> str: ...
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -21,3 +30,21 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
         for value in header.split(",")
     ]
     return any(results)
+
+
+def require(
+    secret: _Revealable | None, body: bytes, headers: Mapping[str, str], header: str
+) -> None:
+    """Refuse a webhook unless `header` signs `body`: 404 with webhooks off, 401 if unsigned."""
+    if secret is None:
+        raise WebhookRejected(404, "webhooks are not enabled for this site")
+    if not verify(secret.reveal(), body, headers.get(header)):
+        raise WebhookRejected(401, f"missing or wrong {header}")
+
+
+def json_body(body: bytes) -> Any:
+    """A verified webhook's JSON, or WebhookRejected(400) saying why it is not JSON."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WebhookRejected(400, f"body is not JSON: {exc}") from None
