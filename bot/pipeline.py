@@ -66,13 +66,18 @@ class Pipeline:
             record = Record(
                 comment, score, decision, result, item.received_at, time.time(), item.source
             )
-            await self._store.run(self._store.sync.complete, item.id, record)
-            log.info(
-                "comment_decided",
-                verdict=decision.verdict.word,
-                would=decision.would_verdict.word,
-                action=result.status.value,
-                rules=[h.rule_id for h in score.hits],
-                latency_ms=round((record.decided_at - item.received_at) * 1000, 1),
-            )
+            await self.record(record, item.id)
         return record
+
+    async def record(self, record: Record, item_id: int | None = None) -> None:
+        """Write a decision to the log (taking its queue item off the queue) and log it."""
+        assert self._store is not None
+        await self._store.run(self._store.sync.complete, item_id, record)
+        log.info(
+            "comment_decided",
+            verdict=record.decision.verdict.word,
+            would=record.decision.would_verdict.word,
+            action=record.result.status.value,
+            rules=[h.rule_id for h in record.score.hits],
+            latency_ms=round((record.decided_at - record.received_at) * 1000, 1),
+        )

@@ -293,15 +293,7 @@ class CoralAdapter:
         answer = answer_for(score, decision, self._flag_status)
         result = _result(comment, decision, answer)
         record = Record(comment, score, decision, result, received_at, time.time(), SOURCE)
-        await store.run(store.sync.complete, None, record)
-        log.info(
-            "comment_decided",
-            verdict=decision.verdict.word,
-            would=decision.would_verdict.word,
-            action=result.status.value,
-            rules=[h.rule_id for h in score.hits],
-            latency_ms=round((record.decided_at - received_at) * 1000, 1),
-        )
+        await app[PIPELINE_KEY].record(record)
         return answer
 
 
