@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from bot.demo.thread import load_thread  # noqa: E402
 from bot.models import Comment  # noqa: E402
 from bot.normalize import normalize  # noqa: E402
-from bot.rules.loader import load_rules, parse_file, rule_files  # noqa: E402
+from bot.rules.loader import literal_terms, load_rules  # noqa: E402
 
 WORDS = """the of and to a in is it you that he was for on are with as his they be at one have
 this from or had by not word but what some we can out other were all there when up use your
@@ -108,16 +108,7 @@ def corpus(n: int, seed: int = 7) -> list[str]:
 
 def all_terms(paths: list[Path]) -> list[str]:
     """Every literal term of every rule and list: what a naive matcher searches one by one."""
-    terms: set[str] = set()
-    for file in (parse_file(p) for p in rule_files(paths)):
-        for values in file.model.lists.values():
-            terms.update(values)
-        for rule in file.model.rules:
-            for matcher in (*rule.matchers(), *rule.unless):
-                terms.update(matcher.words or matcher.terms or ())
-                for step in matcher.pattern or ():
-                    terms.update(step.words or step.terms or ())
-    return sorted(t for t in terms if "*" not in t)
+    return sorted(t for t in literal_terms(paths) if "*" not in t)
 
 
 def engine_rate(paths: list[Path], texts: list[str]) -> tuple[float, int]:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from bot.models import Comment, Verdict
 from bot.normalize import _NOT_LEET, fold, normalize
 from bot.rules.engine import Found, RuleSet
-from bot.rules.loader import ParsedFile, load_rules, parse_file, rule_files
+from bot.rules.loader import ParsedFile, literal_terms, load_rules, parse_file, rule_files
 from bot.rules.matchers import TermIndex, compile_term
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,16 +201,7 @@ def test_innocent_words_containing_a_term_never_match(word: str) -> None:
 
 def _all_terms() -> list[str]:
     """Every word term of every list, rule, pattern step and exception in the shipped files."""
-    terms: set[str] = set()
-    for file in (parse_file(p) for p in rule_files([ROOT / "rules"])):
-        for values in file.model.lists.values():
-            terms.update(values)
-        for rule in file.model.rules:
-            for matcher in (*rule.matchers(), *rule.unless):
-                terms.update(matcher.words or matcher.terms or ())
-                for step in matcher.pattern or ():
-                    terms.update(step.words or step.terms or ())
-    return sorted(t for t in terms if _plain_word(t))
+    return sorted(t for t in literal_terms([ROOT / "rules"]) if _plain_word(t))
 
 
 ALL_TERMS = _all_terms()

@@ -329,3 +329,17 @@ def used_lists(files: Iterable[ParsedFile]) -> set[str]:
                     used.add(matcher.list_)
                 used.update(s.list_ for s in matcher.pattern or () if s.list_)
     return used
+
+
+def literal_terms(paths: Iterable[Path]) -> set[str]:
+    """Every literal term in the rule files: lists, rule words, pattern steps, exceptions."""
+    terms: set[str] = set()
+    for file in (parse_file(p) for p in rule_files(paths)):
+        for values in file.model.lists.values():
+            terms.update(values)
+        for rule in file.model.rules:
+            for matcher in (*rule.matchers(), *rule.unless):
+                terms.update(matcher.words or matcher.terms or ())
+                for step in matcher.pattern or ():
+                    terms.update(step.words or step.terms or ())
+    return terms
