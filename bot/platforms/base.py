@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -22,6 +23,21 @@ def storable(text: str) -> str:
 def text_field(value: Any, limit: int = 500) -> str:
     """A short text field (author name, url, ...) from platform JSON: str, bounded, storable."""
     return "" if value is None else storable(str(value)[:limit])
+
+
+def comment_id(item: Any, pattern: re.Pattern[str], kind: str, invalid: str) -> str:
+    """The `id` of a platform's comment object as a string, checked against `pattern` before
+    it can reach an API path. ValueError: `kind` says what the id must be, `invalid` why a
+    string id is refused."""
+    if not isinstance(item, dict):
+        raise ValueError("must be an object")
+    value = item.get("id")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"'id' must be {kind}")
+    text = str(value)
+    if not pattern.match(text):
+        raise ValueError(f"'id' {text[:40]!r} {invalid}")
+    return text
 
 
 class PlatformError(Exception):

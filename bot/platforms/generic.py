@@ -19,6 +19,9 @@ from bot.platforms.base import (
     storable,
     text_field,
 )
+from bot.platforms.base import (
+    comment_id as checked_id,
+)
 from bot.platforms.http import JsonClient, client_for
 
 ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -107,14 +110,9 @@ class GenericAdapter:
 
 def parse_comment(site: str, item: Any) -> Comment:
     """A contract comment object to a Comment; ValueError says what is wrong."""
-    if not isinstance(item, dict):
-        raise ValueError("must be an object")
-    comment_id = item.get("id")
-    if isinstance(comment_id, bool) or not isinstance(comment_id, str | int):
-        raise ValueError("'id' must be a string or an integer")
-    comment_id = str(comment_id)
-    if not ID_RE.match(comment_id):
-        raise ValueError(f"'id' {comment_id[:40]!r} has characters outside [A-Za-z0-9_.:-]")
+    comment_id = checked_id(
+        item, ID_RE, "a string or an integer", "has characters outside [A-Za-z0-9_.:-]"
+    )
     body = item.get("body")
     if not isinstance(body, str):
         raise ValueError("'body' must be a string")

@@ -29,6 +29,9 @@ from bot.platforms.base import (
     storable,
     text_field,
 )
+from bot.platforms.base import (
+    comment_id as checked_id,
+)
 from bot.platforms.http import JsonClient, client_for
 
 log = structlog.get_logger(__name__)
@@ -385,14 +388,7 @@ def hide_status(settings: WordPressPlatform, reasons: tuple[Reason, ...]) -> str
 
 def parse_comment(site: str, item: Any) -> Comment:
     """A REST comment (context=edit) or the plugin's webhook comment; ValueError if bad."""
-    if not isinstance(item, dict):
-        raise ValueError("must be an object")
-    comment_id = item.get("id")
-    if isinstance(comment_id, bool) or not isinstance(comment_id, int | str):
-        raise ValueError("'id' must be an integer")
-    comment_id = str(comment_id)
-    if not ID_RE.match(comment_id):
-        raise ValueError(f"'id' {comment_id[:40]!r} is not a WordPress comment id")
+    comment_id = checked_id(item, ID_RE, "an integer", "is not a WordPress comment id")
     content = item.get("content")
     text = content.get("raw") if isinstance(content, dict) else None
     if not isinstance(text, str):
