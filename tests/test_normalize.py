@@ -31,6 +31,8 @@ def views(text: str) -> dict[str, list[str]]:
         ("Straße", "strasse"),
         ("it’s “quoted”", 'it\'s "quoted"'),
         ("ɪᴅɪᴏᴛ", "idiot"),
+        ("F\U0001f170\ufe0fgs \U0001f17f\U0001f170k\u2139\ufe0f", "fags paki"),  # 🅰️ 🅿 ℹ️
+        ("\U0001f150\u24c2\U0001f130", "ama"),  # negative circled, circled, squared
     ],
 )
 def test_fold(text: str, folded: str) -> None:

@@ -97,8 +97,10 @@ def fold_char(char: str) -> str:
     return "".join(out)
 
 
-# "LATIN SMALL LETTER B WITH STROKE", "LATIN LETTER SMALL CAPITAL D": read as b, d.
+# "LATIN SMALL LETTER B WITH STROKE", "LATIN LETTER SMALL CAPITAL D": read as b, d. Emoji
+# letters too: "NEGATIVE SQUARED LATIN CAPITAL LETTER A" (🅰) reads a, so "f🅰g" is "fag".
 _LATIN_NAME = re.compile(
+    r"(?:NEGATIVE (?:SQUARED |CIRCLED )|SQUARED |CIRCLED )?"
     r"LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL )?([A-Z])(?: WITH .*)?"
 )
 
