@@ -8,12 +8,13 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from bot.config import ConfigError, Secret, WordPressPlatform
+from bot.config import ConfigError, PollSettings, Secret, WordPressPlatform
 from bot.models import Reason, Verdict
 from bot.platforms import signing
 from bot.platforms.base import ActionRequest, PermanentError, WebhookRejected
@@ -24,6 +25,8 @@ from bot.platforms.wordpress import (
     hide_status,
     parse_comment,
 )
+from bot.sources.poller import Poller
+from bot.store import AsyncStore, Store
 
 PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX"
 HOOK_SECRET = "hook-secret"
@@ -312,6 +315,26 @@ async def test_first_poll_starts_at_the_oldest_comment(
     wp.add(1)
     page = await adapter.fetch_since(page.cursor, 100)
     assert [c.id for c in page.comments] == ["4"]
+
+
+async def test_service_first_poll_starts_at_the_newest_comment(
+    wp: FakeWordPress, adapter: WordPressAdapter, tmp_path: Path
+) -> None:
+    """The poller's first cursor on a site is its newest comment: installing modbot on a
+    site with a history does not moderate the history (that is `modbot scan`)."""
+    wp.add(3)
+    store = AsyncStore(Store(tmp_path / "modbot.db"))
+    try:
+        poller = Poller(adapter, store, PollSettings())
+        assert await poller.poll_once() == 0
+        assert await store.run(store.sync.get_cursor, "blog") == "3"
+        assert await store.run(store.sync.counts) == {}
+        wp.add(2)
+        assert await poller.poll_once() == 2
+        assert await store.run(store.sync.counts) == {"pending": 2}
+        assert await store.run(store.sync.get_cursor, "blog") == "5"
+    finally:
+        await store.close()
 
 
 async def test_poll_walks_ids_in_pages_of_at_most_100(

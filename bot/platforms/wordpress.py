@@ -172,8 +172,8 @@ class WordPressAdapter:
         WordPress cannot filter by id range, so each listing asks for a window of ids with
         `include=`. A window with nothing in it but newer comments beyond it is a gap
         (deleted, spam or trashed comments): the walk goes on to the next window. With no
-        cursor the walk starts at the oldest comment, as every adapter's does (`modbot scan`
-        relies on it).
+        cursor the walk starts at the oldest comment (`modbot scan` relies on it); the
+        poller's first cursor comes from `start_cursor`.
         """
         cursor = cursor or "0"
         if not cursor.isdigit():
@@ -190,6 +190,11 @@ class WordPressAdapter:
                 return Page((), str(after))
             after += ID_WINDOW
         return Page((), str(after))
+
+    async def start_cursor(self) -> str:
+        """The first poll's cursor: the newest comment now, so polling moderates what is
+        posted from here on and `modbot scan` the backlog."""
+        return str(await self._newest_id())
 
     async def _list_window(self, after: int, per_page: int) -> list[Any]:
         ids = ",".join(str(i) for i in range(after + 1, after + ID_WINDOW + 1))

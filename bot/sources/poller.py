@@ -35,6 +35,8 @@ class Poller:
         """Fetch one page and queue it with the new cursor in one transaction."""
         site = self.platform.site
         cursor = await self._store.run(self._store.sync.get_cursor, site)
+        if cursor is None:
+            cursor = await self._first_cursor(site)
         page = await self.platform.fetch_since(cursor, self._settings.batch_size)
         new_cursor = (site, "poll", page.cursor) if page.cursor is not None else None
         result = await self._store.run(
@@ -44,6 +46,24 @@ class Poller:
             log.info("poll_queued", site=site, queued=result.queued, duplicates=result.duplicates)
             self._on_queued()
         return len(page.comments)
+
+    async def _first_cursor(self, site: str) -> str | None:
+        """Where the very first poll of a site starts. An adapter whose walk would otherwise
+        begin at the site's oldest comment (WordPress) says where "now" is, so installing
+        modbot on a busy site does not moderate years of old comments: that backlog is for
+        `modbot scan --since DATE`. The cursor is stored before anything is fetched."""
+        start = getattr(self.platform, "start_cursor", None)
+        if start is None:
+            return None
+        cursor: str = await start()
+        await self._store.run(self._store.sync.enqueue, (), "poll", cursor=(site, "poll", cursor))
+        log.info(
+            "poll_first_cursor",
+            site=site,
+            cursor=cursor,
+            hint="comments posted before this are moderated by `modbot scan --since DATE`",
+        )
+        return cursor
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; back off with jitter on errors, reset on success."""
