@@ -124,10 +124,6 @@ class Service:
                 raise task.exception()  # type: ignore[misc]
 
 
-PIPELINE_KEY = web.AppKey("pipeline", Pipeline)
-WORKER_KEY = web.AppKey("worker", Worker)
-
-
 def make_web_app(
     service_state: dict[str, object],
     store: AsyncStore,
@@ -143,8 +139,7 @@ def make_web_app(
     app[webhook.STORE_KEY] = store
     app[webhook.ON_QUEUED_KEY] = worker.wake
     app[STATE_KEY] = service_state
-    app[PIPELINE_KEY] = pipeline
-    app[WORKER_KEY] = worker
+    app[webhook.PIPELINE_KEY] = pipeline
     webhook.add_routes(app)
     app.router.add_get("/healthz", healthz)
     for platform in platforms.values():

@@ -29,7 +29,6 @@ import structlog
 from aiohttp import web
 
 from bot.actions import idempotency_key
-from bot.app import PIPELINE_KEY, WORKER_KEY
 from bot.config import CoralPlatform, Secret
 from bot.models import ActionResult, ActionStatus, Author, Comment, Decision, Record, Score, Verdict
 from bot.platforms import signing
@@ -287,13 +286,13 @@ class CoralAdapter:
         except Exception as exc:  # too slow or failed: the worker decides it later
             why = "timeout" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
             await store.run(store.sync.enqueue, [comment], SOURCE)
-            app[WORKER_KEY].wake()
+            app[webhook.ON_QUEUED_KEY]()
             log.info("coral_deferred", why=why, budget_ms=round(self._budget_s * 1000))
             return NO_OPINION
         answer = answer_for(score, decision, self._flag_status)
         result = _result(comment, decision, answer)
         record = Record(comment, score, decision, result, received_at, time.time(), SOURCE)
-        await app[PIPELINE_KEY].record(record)
+        await app[webhook.PIPELINE_KEY].record(record)
         return answer
 
 
@@ -305,7 +304,7 @@ async def _evaluate(app: web.Application, comment: Comment) -> tuple[Score, Deci
         hidden_before = await store.run(
             store.sync.hidden_before, comment.site, comment.id, comment.version
         )
-    return await app[PIPELINE_KEY].evaluate(comment, hidden_before)
+    return await app[webhook.PIPELINE_KEY].evaluate(comment, hidden_before)
 
 
 def _result(comment: Comment, decision: Decision, answer: Answer) -> ActionResult:

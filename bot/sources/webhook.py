@@ -7,6 +7,7 @@ from collections.abc import Callable
 import structlog
 from aiohttp import web
 
+from bot.pipeline import Pipeline
 from bot.platforms.base import Platform, WebhookRejected
 from bot.store import AsyncStore
 
@@ -15,6 +16,8 @@ log = structlog.get_logger(__name__)
 PLATFORMS_KEY = web.AppKey("platforms", dict[str, Platform])
 STORE_KEY = web.AppKey("store", AsyncStore)
 ON_QUEUED_KEY: web.AppKey[Callable[[], None]] = web.AppKey("on_queued")
+# For handlers that decide synchronously (Coral's moderation phase), as the worker would.
+PIPELINE_KEY = web.AppKey("pipeline", Pipeline)
 
 
 async def receive(request: web.Request) -> web.Response:
