@@ -256,4 +256,15 @@ MIGRATIONS += (
         "CREATE INDEX login_attempts_ip ON login_attempts(ip, at)",
         "CREATE INDEX login_attempts_user ON login_attempts(username, at)",
     ),
+    # 4: browsers a moderator has logged in from ("device cookies"), so that someone
+    # failing logins for an account cannot lock its moderator out of their own browser
+    (
+        """CREATE TABLE login_devices (
+            token_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+        "ALTER TABLE login_attempts ADD COLUMN device TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX login_attempts_device ON login_attempts(device, at) WHERE device != ''",
+    ),
 )

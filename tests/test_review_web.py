@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from yarl import URL
 
 from bot.platforms.base import ActionRequest
 from bot.review.testing import (
@@ -168,6 +169,31 @@ async def test_failed_logins_are_rate_limited_per_user(
     assert int(response.headers["Retry-After"]) > 0
     assert "Too many failed logins" in await response.text()
     assert (await review.login("bob", PASSWORD)).status == 303  # other accounts are fine
+
+
+async def test_failing_logins_for_an_account_does_not_lock_out_its_moderators_browser(
+    seeded: Seeded, make_review: MakeReview
+) -> None:
+    """Someone failing logins under alice's name locks out other browsers, not the one alice
+    logged in from before (its device cookie); failures from that browser count there."""
+    settings = {"login_max_failures_per_user": 3, "login_max_failures_per_ip": 100}
+    alice = await make_review(**settings)
+    assert (await alice.login()).status == 303
+    assert (await alice.post("/logout", {})).status == 303
+    attacker = await make_review(**settings)  # another browser: no device cookie
+    for _ in range(3):
+        assert (await attacker.login("alice", "guess-guess-guess")).status == 401
+    assert (await attacker.login("alice", PASSWORD)).status == 429
+    thief = await make_review(**settings)  # a device cookie must be one alice logged in with
+    thief.client.session.cookie_jar.update_cookies(
+        {"modbot_device": "made-up-token"}, URL(str(thief.client.make_url("/login")))
+    )
+    assert (await thief.login("alice", PASSWORD)).status == 429
+    assert (await alice.login()).status == 303  # her own browser still gets in
+    assert (await alice.post("/logout", {})).status == 303
+    for _ in range(3):  # her browser has its own limit
+        assert (await alice.login("alice", "typo-typo-typo")).status == 401
+    assert (await alice.login()).status == 429
 
 
 async def test_failed_logins_are_rate_limited_per_address(

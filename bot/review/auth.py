@@ -5,6 +5,11 @@ memory-hard hash that makes offline guessing costly if the database leaks. Sessi
 are random 256-bit values; the database keeps only their SHA-256, so a leaked database
 holds no usable session. Every session has its own CSRF token.
 
+Failed logins are limited per address and per account. A per-account limit alone would let
+anyone lock a moderator out by failing logins under their name, so a successful login also
+leaves a device cookie (OWASP's "device cookies"): a login presenting one for its account is
+counted against that browser only, not against the account.
+
 `auth_provider`/`external_id` on moderators leave room for single sign-on: an OIDC login
 would look the account up by (provider, subject) and call `create_session` the same way.
 """
@@ -30,6 +35,7 @@ MAX_PASSWORD_LEN = 1024
 ROLES = ("moderator", "admin")
 TOUCH_EVERY_S = 60.0  # write last_seen_at at most this often per session
 ATTEMPTS_KEPT_S = 86_400.0
+DEVICE_LIFETIME_S = 180 * 86_400.0  # a browser stays known this long after its last login
 
 
 class AccountError(ValueError):
@@ -163,11 +169,12 @@ class Auth:
                 (self.hasher.hash(password), moderator.id),
             )
 
-    def retry_after(self, ip: str, username: str) -> float | None:
+    def retry_after(self, ip: str, username: str, device: str = "") -> float | None:
         """Seconds until another login may be tried from `ip` for `username`, or None.
 
         Failures count per address over the window, and per account since its last
-        successful login (so a moderator who got in is not locked out by old typos).
+        successful login (so a moderator who got in is not locked out by old typos). From a
+        known device (`device_for`), failures count per device instead of per account.
         """
         now = self.clock()
         window = self.settings.login_window_s
@@ -181,11 +188,19 @@ class Auth:
         last_ok = self.store.query(
             "SELECT MAX(at) FROM login_attempts WHERE username = ? AND ok = 1", (user,)
         )[0][0]
-        user_rows = self.store.query(
-            "SELECT COUNT(*), MIN(at) FROM (SELECT at FROM login_attempts WHERE username = ? "
-            "AND at > ? AND ok = 0 ORDER BY at DESC LIMIT ?)",
-            (user, max(since, last_ok or 0.0), self.settings.login_max_failures_per_user),
-        )
+        limit = self.settings.login_max_failures_per_user
+        if device:
+            user_rows = self.store.query(
+                "SELECT COUNT(*), MIN(at) FROM (SELECT at FROM login_attempts WHERE device = ? "
+                "AND at > ? AND ok = 0 ORDER BY at DESC LIMIT ?)",
+                (device, max(since, last_ok or 0.0), limit),
+            )
+        else:
+            user_rows = self.store.query(
+                "SELECT COUNT(*), MIN(at) FROM (SELECT at FROM login_attempts WHERE "
+                "username = ? AND device = '' AND at > ? AND ok = 0 ORDER BY at DESC LIMIT ?)",
+                (user, max(since, last_ok or 0.0), limit),
+            )
         waits = []
         for (count, oldest), limit in (
             (ip_rows[0], self.settings.login_max_failures_per_ip),
@@ -195,14 +210,41 @@ class Auth:
                 waits.append(oldest + window - now)
         return max(1.0, max(waits)) if waits else None
 
-    def record_attempt(self, ip: str, username: str, ok: bool) -> None:
+    def record_attempt(self, ip: str, username: str, ok: bool, device: str = "") -> None:
         now = self.clock()
         self.store.query(
-            "INSERT INTO login_attempts(at, ip, username, ok) VALUES (?, ?, ?, ?)",
-            (now, ip, username.lower()[:128], int(ok)),
+            "INSERT INTO login_attempts(at, ip, username, ok, device) VALUES (?, ?, ?, ?, ?)",
+            (now, ip, username.lower()[:128], int(ok), device),
         )
-        if secrets.randbelow(50) == 0:  # now and then, forget old attempts
+        if secrets.randbelow(50) == 0:  # now and then, forget old attempts and devices
             self.store.query("DELETE FROM login_attempts WHERE at < ?", (now - ATTEMPTS_KEPT_S,))
+            self.store.query(
+                "DELETE FROM login_devices WHERE created_at < ?", (now - DEVICE_LIFETIME_S,)
+            )
+
+    def device_for(self, token: str, username: str) -> str:
+        """The key of the device cookie `token` if this account logged in with it (within
+        DEVICE_LIFETIME_S), else "": a known browser of the account's moderator."""
+        if not token or len(token) > 128:
+            return ""
+        digest = token_hash(token)
+        rows = self.store.query(
+            "SELECT 1 FROM login_devices WHERE token_hash = ? AND username = ? AND created_at > ?",
+            (digest, username.lower(), self.clock() - DEVICE_LIFETIME_S),
+        )
+        return digest if rows else ""
+
+    def remember_device(self, username: str, old_device: str = "") -> str:
+        """A new device cookie for a successful login (replacing the one presented, so each
+        login renews it); returns the token to set."""
+        token = secrets.token_urlsafe(32)
+        if old_device:
+            self.store.query("DELETE FROM login_devices WHERE token_hash = ?", (old_device,))
+        self.store.query(
+            "INSERT INTO login_devices(token_hash, username, created_at) VALUES (?, ?, ?)",
+            (token_hash(token), username.lower(), self.clock()),
+        )
+        return token
 
     # -- sessions ----------------------------------------------------------------------------
 

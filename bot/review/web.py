@@ -26,7 +26,7 @@ from argon2 import PasswordHasher
 from bot.config import ReviewSettings, Settings
 from bot.platforms.base import Platform
 from bot.review import queries, stats
-from bot.review.auth import Auth, Session
+from bot.review.auth import DEVICE_LIFETIME_S, Auth, Session
 from bot.review.present import entry_view, iso
 from bot.review.verdicts import ACTIONS, VerdictError, Verdicts, escalations
 from bot.store import AsyncStore, Store
@@ -37,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "modbot_session"
 LOGIN_CSRF_COOKIE = "modbot_login_csrf"
 FLASH_COOKIE = "modbot_flash"
+DEVICE_COOKIE = "modbot_device"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -200,15 +201,7 @@ def render(request: web.Request, name: str, status: int = 200, **values: Any) ->
 
 
 def _set_flash(response: web.StreamResponse, request: web.Request, text: str) -> None:
-    response.set_cookie(
-        FLASH_COOKIE,
-        quote(text[:300], safe=":#/()'.,-_"),
-        max_age=60,
-        path="/",
-        httponly=True,
-        samesite="Strict",
-        secure=request.app[CTX].settings.cookie_secure,
-    )
+    set_cookie(request, response, FLASH_COOKIE, quote(text[:300], safe=":#/()'.,-_"), "/", 60)
 
 
 def see_other(request: web.Request, location: str, flash: str = "") -> web.HTTPSeeOther:
@@ -222,6 +215,26 @@ def see_other(request: web.Request, location: str, flash: str = "") -> web.HTTPS
 # -- login -----------------------------------------------------------------------------------
 
 
+def set_cookie(
+    request: web.Request,
+    response: web.StreamResponse,
+    name: str,
+    value: str,
+    path: str,
+    max_age_s: float | None = None,
+) -> None:
+    """Every cookie of the review page: HttpOnly, SameSite=Strict, Secure unless turned off."""
+    response.set_cookie(
+        name,
+        value,
+        path=path,
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[CTX].settings.cookie_secure,
+        max_age=None if max_age_s is None else int(max_age_s),
+    )
+
+
 async def login_page(request: web.Request) -> web.Response:
     if request.get(SESSION_KEY) is not None:
         raise see_other(request, safe_next(request.query.get("next")))
@@ -232,19 +245,11 @@ def login_form(
     request: web.Request, next_: str, error: str = "", status: int = 200
 ) -> web.Response:
     """The login form, with a fresh double-submit CSRF token unless one is already set."""
-    ctx = request.app[CTX]
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
     response = render(
         request, "login.html", status=status, login_csrf=token, next=next_, error=error
     )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        path="/login",
-        httponly=True,
-        samesite="Strict",
-        secure=ctx.settings.cookie_secure,
-    )
+    set_cookie(request, response, LOGIN_CSRF_COOKIE, token, "/login")
     return response
 
 
@@ -255,7 +260,8 @@ async def login(request: web.Request) -> web.Response:
     password = str(form.get("password", ""))
     next_ = safe_next(str(form.get("next", "")))
     ip = client_ip(request, ctx.settings)
-    wait_s = await ctx.store.run(ctx.auth.retry_after, ip, name)
+    device = await ctx.store.run(ctx.auth.device_for, request.cookies.get(DEVICE_COOKIE, ""), name)
+    wait_s = await ctx.store.run(ctx.auth.retry_after, ip, name, device)
     if wait_s is not None:
         log.warning("review_login_rate_limited", ip=ip, user=name)
         wait = f"Too many failed logins. Try again in {int(wait_s // 60) + 1} min."
@@ -264,7 +270,7 @@ async def login(request: web.Request) -> web.Response:
         return response
     moderator, digest = await ctx.store.run(ctx.auth.password_hash, name)
     ok = await asyncio.to_thread(ctx.auth.verify, digest, password) and moderator is not None
-    await ctx.store.run(ctx.auth.record_attempt, ip, name, ok)
+    await ctx.store.run(ctx.auth.record_attempt, ip, name, ok, device)
     if not ok or moderator is None:
         log.info("review_login_failed", ip=ip, user=name)
         return login_form(request, next_, "Wrong name or password.", 401)
@@ -274,16 +280,10 @@ async def login(request: web.Request) -> web.Response:
     )
     log.info("review_login", moderator=moderator.name, ip=ip)
     response = web.HTTPSeeOther(next_)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        path="/",
-        httponly=True,
-        samesite="Strict",
-        secure=ctx.settings.cookie_secure,
-        max_age=int(ctx.settings.session_lifetime_s),
-    )
+    set_cookie(request, response, SESSION_COOKIE, token, "/", ctx.settings.session_lifetime_s)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    device_token = await ctx.store.run(ctx.auth.remember_device, moderator.name, device)
+    set_cookie(request, response, DEVICE_COOKIE, device_token, "/login", DEVICE_LIFETIME_S)
     raise response
 
 
