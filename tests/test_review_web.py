@@ -22,6 +22,7 @@ from bot.review.testing import (
     Browserless,
     Seeded,
     add_moderator,
+    make_record,
     review_settings,
     seed,
 )
@@ -204,6 +205,30 @@ async def test_failed_logins_are_rate_limited_per_address(
     for name in ("a1", "a2", "a3", "a4"):
         assert (await review.login(name, "guess-guess-guess")).status == 401
     assert (await review.login("bob", PASSWORD)).status == 429
+
+
+async def test_an_entry_whose_comment_was_edited_since_links_to_the_newer_version(
+    review: Browserless, seeded: Seeded, store: Store
+) -> None:
+    """A comment edited after its decision is decided again; its older entry says so and
+    links to the newer one, so a moderator does not judge text the platform no longer shows."""
+    old = seeded.ids["insult"]
+    row = store.query("SELECT comment_id, decided_at FROM decisions WHERE id = ?", (old,))[0]
+    edited = make_record(
+        "Fair point, I take it back.",
+        row["comment_id"],
+        rules=seeded.rules,
+        scores={"toxicity": 0.02},
+        decided_at=row["decided_at"] + 60,
+    )
+    store.complete(None, edited)
+    newer = store.latest_decision("demo", row["comment_id"])
+    assert newer is not None and int(newer["id"]) != old
+    page = await review.text(f"/entry/{old}")
+    assert f'href="/entry/{newer["id"]}"' in page and "edited since" in page
+    assert "edited since" in await review.text("/queue?state=all")
+    assert "edited since" not in await review.text(f"/entry/{newer['id']}")
+    assert "edited since" not in await review.text(f"/entry/{seeded.ids['threat']}")
 
 
 # -- CSRF and headers ------------------------------------------------------------------------

@@ -148,6 +148,14 @@ def _print_entry(console: Console, row: dict[str, Any]) -> None:
     )
     if row["url"]:
         console.print(f"  {row['url']}", highlight=False, markup=False)
+    if row.get("newer"):
+        newer = row["newer"]
+        console.print(
+            f"  edited since: the platform shows a newer version, #{newer['id']} "
+            f"({newer['verdict']})",
+            highlight=False,
+            markup=False,
+        )
     spans = [(h["start"], h["end"]) for h in row["hits"] if isinstance(h, dict)]
     console.print(highlighted(row["text"], spans))
     for r in row["reasons"]:

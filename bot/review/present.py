@@ -57,6 +57,8 @@ class EntryView:
     bars: list[ScoreBar] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     escalations: tuple[str, ...] = ()
+    newer_id: int | None = None  # the comment was edited since: its newest decided version
+    newer_verdict: str = ""
 
     @property
     def undoable(self) -> bool:
@@ -188,4 +190,6 @@ def entry_view(row: dict[str, Any], escalations: tuple[str, ...] = ()) -> EntryV
         bars=bars(row["scores"], row["thresholds"]),
         history=[{**v, "when": iso(v["created_at"])} for v in row.get("history", [])],
         escalations=escalations,
+        newer_id=(row.get("newer") or {}).get("id"),
+        newer_verdict=str((row.get("newer") or {}).get("verdict", "")),
     )

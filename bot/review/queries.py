@@ -206,12 +206,32 @@ def load_entries(store: Store, ids: list[int]) -> list[dict[str, Any]]:
     ):
         history[v["decision_id"]].append(dict(v))
     by_id = {row["id"]: decode_row(dict(row)) for row in rows}
+    latest = _latest_versions(store, {(r["site"], r["comment_id"]) for r in by_id.values()})
     out = []
     for i in ids:
         if i in by_id:
-            by_id[i]["history"] = history[i]
-            out.append(by_id[i])
+            row = by_id[i]
+            row["history"] = history[i]
+            newest = latest.get((row["site"], row["comment_id"]))
+            edited = newest is not None and newest["id"] != i
+            row["newer"] = dict(newest) if edited and newest is not None else None
+            out.append(row)
     return out
+
+
+def _latest_versions(store: Store, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The newest decided version of each (site, comment id): an entry whose comment was
+    edited and decided again is no longer what the platform shows."""
+    latest = {}
+    for site, comment_id in keys:
+        rows = store.query(
+            "SELECT id, verdict, decided_at FROM decisions WHERE site = ? AND comment_id = ? "
+            "ORDER BY decided_at DESC, id DESC LIMIT 1",
+            (site, comment_id),
+        )
+        if rows:
+            latest[(site, comment_id)] = rows[0]
+    return latest
 
 
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
