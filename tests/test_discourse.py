@@ -191,9 +191,27 @@ async def test_created_and_edited_webhooks_are_verified_and_queued(
     assert [(r["comment_id"], r["verdict"], r["source"]) for r in rows] == [
         (str(post.id), "none", "webhook")
     ] * 2
-    assert rows[1]["text"] == "What a lovely garden, thanks for sharing."
+    assert rows[1]["text"] == "A topic\n\nWhat a lovely garden, thanks for sharing."
     assert rows[0]["url"] == f"{discourse.url}/t/a-topic/{post.topic_id}/1"
     assert (rows[0]["author_name"], rows[0]["thread_id"]) == ("bob", str(post.topic_id))
+
+
+async def test_a_topic_title_is_judged_with_its_first_post_only(
+    discourse: FakeDiscourse, start_bot: StartBot
+) -> None:
+    """An abusive title with a clean first post is caught, as Discourse's own toxicity check
+    scored "title + raw for first posts"; replies in the topic are judged on their text."""
+    service = await start_bot()
+    first = await discourse.create_post("Just asking a question.", title="Immigrants are vermin")
+    reply = await discourse.create_post("I agree with the question.", topic_id=first.topic_id)
+    await wait_for(lambda: len(decisions(service)) == 2)
+    rows = {r["comment_id"]: r for r in decisions(service).values()}
+    opening, answer = rows[str(first.id)], rows[str(reply.id)]
+    assert opening["text"] == "Immigrants are vermin\n\nJust asking a question."
+    assert opening["verdict"] == "hide"
+    hit = json.loads(opening["hits"])[0]
+    assert opening["text"][hit["start"] : hit["end"]] == "Immigrants are vermin"
+    assert (answer["text"], answer["verdict"]) == ("I agree with the question.", "none")
 
 
 async def test_redelivered_event_id_is_deduplicated(
@@ -325,7 +343,8 @@ async def test_fetch_since_pages_a_backlog_oldest_first(
         page = await bot.fetch_since(cursor, 40)  # caught up: one request is enough
         assert [int(c.id) for c in page.comments] == [p.id for p in new]
         assert len(discourse.calls("GET", "/posts.json")) == polls + 1
-        assert all(c.text.startswith("post ") for c in first.comments)
+        # first posts carry their topic's title, also when raw is read from /posts/<id>.json
+        assert all(c.text.startswith("A topic\n\npost ") for c in first.comments)
     finally:
         await bot.close()
     if not with_raw:

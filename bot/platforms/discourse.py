@@ -300,6 +300,9 @@ class DiscourseAdapter:
         if not isinstance(raw, str):
             raise ValueError("'raw' must be a string")
         number = _int(post.get("post_number"))
+        # a topic's first post is judged with its title, as Discourse's own toxicity check
+        # did: "title + raw for first posts" (the listing's title is kept when raw is fetched)
+        title = text_field(post.get("topic_title")).strip() if number == 1 else ""
         slug = text_field(post.get("topic_slug")) or str(topic_id)
         url = f"{self._base}/t/{urllib.parse.quote(slug)}/{topic_id}"
         section = text_field(post.get("category_slug")) or text_field(post.get("category_id"))
@@ -310,7 +313,7 @@ class DiscourseAdapter:
         return Comment(
             site=self.site,
             id=str(post_id),
-            text=storable(raw),
+            text=storable(f"{title}\n\n{raw}" if title else raw),
             author=Author(
                 id=text_field(post.get("user_id")),
                 name=text_field(post.get("username")),
