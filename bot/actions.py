@@ -32,7 +32,9 @@ class Actor:
         self._platforms = platforms
         self._store = store
 
-    async def act(self, comment: Comment, decision: Decision) -> ActionResult:
+    async def act(self, comment: Comment, decision: Decision, notice: str = "") -> ActionResult:
+        """Carry out the decision on the platform, at most once per comment version;
+        `notice` is the message for the author that the platform may pass on."""
         verdict = decision.verdict
         if verdict is Verdict.NONE:
             return ActionResult(Verdict.NONE, ActionStatus.NOT_NEEDED)
@@ -60,7 +62,13 @@ class Actor:
         )
         attempts = entry.attempts + 1 if entry else 1
         request = ActionRequest(
-            comment.id, verdict.word, summarize(decision), decision.reasons, comment.version, key
+            comment.id,
+            verdict.word,
+            summarize(decision),
+            decision.reasons,
+            comment.version,
+            key,
+            notice,
         )
         try:
             detail = await self._call(self._platforms[comment.site], request)

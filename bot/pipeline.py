@@ -48,6 +48,20 @@ class Pipeline:
         policy = self.site_policies.get(comment.site, self.policy)
         return score, decide(score, policy, hidden_before)
 
+    def notice(self, score: Score, decision: Decision) -> str:
+        """The author notice of the first live rule that decided the verdict, or ""."""
+        deciding = {
+            r.name
+            for r in decision.reasons
+            if r.kind == "rule" and not r.shadow and r.verdict is decision.verdict
+        }
+        for hit in score.hits:
+            if hit.rule_id in deciding:
+                notice = self.rules.notice(hit)
+                if notice:
+                    return notice
+        return ""
+
     async def process(self, item: IntakeItem) -> Record:
         """Run one queued comment through every stage; raises RetryableError to requeue."""
         assert self._actor is not None and self._store is not None
@@ -62,7 +76,7 @@ class Pipeline:
                 store.hidden_before, comment.site, comment.id, comment.version
             )
             score, decision = await self.evaluate(comment, hidden_before)
-            result = await self._actor.act(comment, decision)
+            result = await self._actor.act(comment, decision, self.notice(score, decision))
             record = Record(
                 comment, score, decision, result, item.received_at, time.time(), item.source
             )

@@ -107,6 +107,21 @@ async def test_platform_503_three_times_then_200(
     assert [a.action for a in forum.applied_for(comment["id"])] == ["hide"]
 
 
+async def test_the_deciding_rules_author_notice_reaches_the_platform(
+    forum: DemoForum, make_service: MakeService
+) -> None:
+    """A hide decided by a rule with a `notice` template sends the filled-in notice; a flag
+    by a rule without one sends none."""
+    await make_service(forum)
+    threat = await forum.add_comment("I will kill you")
+    insult = await forum.add_comment("you idiot")
+    await wait_for(lambda: forum.applied_for(threat["id"]) and forum.applied_for(insult["id"]))
+    [hide] = forum.calls_for(threat["id"])
+    assert (hide.action, hide.notice) == ("hide", "Your comment was hidden: Threat of violence")
+    [flag] = forum.calls_for(insult["id"])
+    assert (flag.action, flag.notice) == ("flag", "")
+
+
 async def test_platform_429_retry_after_is_honoured(
     forum: DemoForum, make_service: MakeService
 ) -> None:

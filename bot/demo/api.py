@@ -177,6 +177,7 @@ class ForumHandlers:
                 error=_str(outcome.body.get("error")),
                 injected=outcome.injected,
                 replayed=outcome.replayed,
+                notice=_str(fields.get("notice")),
             )
         )
 

@@ -42,6 +42,7 @@ class ModerationCall:
     at: float
     error: str = ""  # why a 4xx, or what failure was injected
     injected: bool = False
+    notice: str = ""  # the message for the author, when the deciding rule has one
     replayed: bool = False  # answered from the Idempotency-Key store
 
 

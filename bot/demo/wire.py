@@ -18,6 +18,7 @@ STATES = frozenset({"visible", "flagged", "hidden"})
 EVENTS = frozenset({"comment.created", "comment.edited"})
 REASON_KINDS = frozenset({"rule", "model", "history"})
 MODERATION_FIELDS: dict[str, type] = {"action": str, "reason": str, "reasons": list, "version": str}
+OPTIONAL_FIELDS: dict[str, type] = {"notice": str}  # the deciding rule's message to the author
 REASON_FIELDS = ("kind", "name", "detail")
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -105,10 +106,13 @@ def _validate_moderation(
 
 
 def _shape_problem(payload: dict[str, Any]) -> str | None:
-    unknown = sorted(set(payload) - MODERATION_FIELDS.keys())
+    unknown = sorted(set(payload) - MODERATION_FIELDS.keys() - OPTIONAL_FIELDS.keys())
     missing = sorted(MODERATION_FIELDS.keys() - set(payload))
     if unknown or missing:
         return f"unknown keys {unknown}, missing keys {missing}"
+    for name, kind in OPTIONAL_FIELDS.items():
+        if name in payload and not isinstance(payload[name], kind):
+            return f"{name} must be a JSON string"
     for name, kind in MODERATION_FIELDS.items():
         if not isinstance(payload[name], kind):
             return f"{name} must be a JSON {'string' if kind is str else 'array'}"

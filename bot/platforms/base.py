@@ -89,6 +89,7 @@ class ActionRequest:
     reasons: tuple[Reason, ...]
     version: str
     idempotency_key: str
+    notice: str = ""  # for the comment's author, from the deciding rule's `notice` template
 
 
 @runtime_checkable

@@ -99,6 +99,8 @@ class GenericAdapter:
             ],
             "version": request.version,
         }
+        if request.notice:
+            payload["notice"] = request.notice
         response = await self._client.request(
             "POST",
             f"/comments/{request.comment_id}/moderation",

@@ -15,6 +15,10 @@ class RuleScorer(Protocol):
         """Every rule hit in the comment, spans in the original text."""
         ...
 
+    def notice(self, hit: RuleHit) -> str:
+        """The message for the comment's author that the hit's rule defines, or ""."""
+        ...
+
 
 @runtime_checkable
 class ModelScorer(Protocol):
