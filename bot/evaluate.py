@@ -22,7 +22,7 @@ from bot.evaluation.presets import PRESETS, describe, find_data_dir, preset_file
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from bot.config import Settings
+    from bot.config import Settings, SiteSettings
     from bot.evaluation.data import ReadStats
     from bot.evaluation.runner import TextScorer
 
@@ -76,6 +76,11 @@ def register(subparsers: Any) -> None:
     )
     scoring.add_argument("-c", "--config", type=Path, help="thresholds, rules and model from here")
     scoring.add_argument(
+        "--site",
+        metavar="NAME",
+        help="judge as this configured site would: its own policy and its platform type",
+    )
+    scoring.add_argument(
         "--rules", type=Path, action="append", metavar="PATH", help="rule file or folder"
     )
     scoring.add_argument(
@@ -100,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         scorers = choose_scorers(args.scorer, settings.model.enabled)
         if args.predictions is not None:
             _check_predictions_path(args.predictions)
-        return _evaluate(args, spec, settings, scorers)
+        site = find_site(settings, args.site)
+        return _evaluate(args, spec, settings, scorers, site)
     except (UsageError, DataError) as exc:
         print(f"modbot eval: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -174,8 +180,23 @@ def choose_scorers(requested: list[str] | None, model_enabled: bool) -> tuple[st
     return chosen
 
 
+def find_site(settings: Settings, name: str | None) -> SiteSettings | None:
+    """The configured site `--site` names; UsageError listing the sites when there is none."""
+    if name is None:
+        return None
+    for site in settings.sites:
+        if site.name == name:
+            return site
+    known = ", ".join(s.name for s in settings.sites) or "none (give -c CONFIG)"
+    raise UsageError(f"--site {name}: no such site in the config; its sites: {known}")
+
+
 def _evaluate(
-    args: argparse.Namespace, spec: DataSpec, settings: Settings, scorers: tuple[str, ...]
+    args: argparse.Namespace,
+    spec: DataSpec,
+    settings: Settings,
+    scorers: tuple[str, ...],
+    site: SiteSettings | None = None,
 ) -> int:
     from rich.console import Console
 
@@ -197,19 +218,22 @@ def _evaluate(
         writer = None
         if args.predictions is not None:
             writer = stack.enter_context(_writer(args.predictions, headers, scorers, model))
+        policy_settings = site.policy if site is not None and site.policy else settings.policy
         evaluator = Evaluator(
             spec,
             scorers,
-            build_policy(settings),
+            build_policy(policy_settings),
             rules,
             model,
             writer=writer,
             chunk_rows=max(CHUNK_ROWS, batch * 8),
+            platform=site.platform.type if site is not None else "",
         )
         progress = stack.enter_context(_progress(err))
         task = progress.add_task("scoring", total=None, rows=0)
         result = evaluator.run(lambda stats: _advance(progress, task, stats, spec.limit))
     result["data"]["preset"] = args.preset
+    result["data"]["site"] = site.name if site is not None else None
     result["scorer_names"] = list(scorers)
     result["model_labels"] = list(model.labels) if model else []
     if writer is not None:

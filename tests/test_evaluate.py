@@ -176,6 +176,44 @@ def test_shadow_and_score_only_rules_are_listed_but_do_not_count(
     assert by_id["test.score"]["rows"] == 2
 
 
+def test_site_uses_its_own_policy_and_platform_type(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--site judges as that site would: its policy (here hides capped at flag) and its
+    platform type for rules' `when: platform` conditions; an unknown site exits 2."""
+    monkeypatch.setenv("T", "token")
+    monkeypatch.setenv("K", "key")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - id: test.slur\n    action: hide\n    terms: [wetback]\n"
+        "  - id: test.forum_only\n    action: flag\n    terms: [idiot]\n"
+        "    when: {platform: discourse}\n",
+        encoding="utf-8",
+    )
+    site = "    platform: {type: %s, base_url: 'http://127.0.0.1:1', %s}\n"
+    config = tmp_path / "modbot.yaml"
+    config.write_text(
+        f"rules: {{paths: ['{rules}']}}\nmodel: {{enabled: false}}\nsites:\n"
+        "  - name: blog\n"
+        + site % ("generic", "api_token_env: T")
+        + "  - name: forum\n"
+        + site % ("discourse", "api_key_env: K, api_username: system")
+        + "    policy: {max_rule_action: flag}\n",
+        encoding="utf-8",
+    )
+    path = write_csv(tmp_path / "s.csv", ["body", "gold"], [(t, lab) for t, lab in ROWS])
+    base = eval_json(capsys, *columns(path), "-c", str(config), "--site", "blog")
+    forum = eval_json(capsys, *columns(path), "-c", str(config), "--site", "forum")
+    assert (base["data"]["site"], forum["data"]["site"]) == ("blog", "forum")
+    assert base["scorers"]["policy"]["verdicts"]["positive"]["hide"] > 0
+    assert forum["scorers"]["policy"]["verdicts"]["positive"]["hide"] == 0
+    assert "test.forum_only" not in {r["id"] for r in base["rules"]}
+    assert "test.forum_only" in {r["id"] for r in forum["rules"]}
+    code, _, err = run_eval(capsys, *columns(path), "-c", str(config), "--site", "shop")
+    assert code == 2 and "--site shop: no such site" in err and "blog, forum" in err
+
+
 # --- output ---------------------------------------------------------------------------------
 
 

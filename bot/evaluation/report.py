@@ -42,7 +42,8 @@ def _summary(console: Console, result: dict[str, Any], preset: str | None) -> No
     negative = " | ".join(data["negative"]) or "anything else"
     console.print(
         f"  {data['label_column']}: positive = {positive}; negative = {negative}; "
-        f"text: {data['text_column']}; split: {data['split']}",
+        f"text: {data['text_column']}; split: {data['split']}"
+        + (f"; as site {data['site']}" if data.get("site") else ""),
         highlight=False,
     )
     line = f"  rows: {rows['evaluated']} evaluated ({rows['positive']} positive, "

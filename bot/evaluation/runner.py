@@ -93,7 +93,9 @@ class Evaluator:
         model: TextScorer | None,
         writer: PredictionWriter | None = None,
         chunk_rows: int = CHUNK_ROWS,
+        platform: str = "",
     ) -> None:
+        self.platform = platform  # the platform type rules' `when: platform` conditions see
         self.spec = spec
         self.scorers = tuple(scorers)
         self.policy = policy
@@ -138,7 +140,7 @@ class Evaluator:
         out = []
         for row in rows:
             comment = Comment(site="eval", id=f"{row.file.name}:{row.number}", text=row.text)
-            out.append(self.rules.match(comment, normalize(comment)))
+            out.append(self.rules.match(comment, normalize(comment, self.platform)))
         self.timing.rules_s += time.perf_counter() - started
         return out
 
