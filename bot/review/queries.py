@@ -213,8 +213,7 @@ def load_entries(store: Store, ids: list[int]) -> list[dict[str, Any]]:
             row = by_id[i]
             row["history"] = history[i]
             newest = latest.get((row["site"], row["comment_id"]))
-            edited = newest is not None and newest["id"] != i
-            row["newer"] = dict(newest) if edited and newest is not None else None
+            row["newer"] = dict(newest) if newest is not None and newest["id"] != i else None
             out.append(row)
     return out
 
