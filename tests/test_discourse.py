@@ -307,6 +307,26 @@ async def test_polling_catches_posts_whose_webhook_was_lost(
     assert len(discourse.calls("POST", "/post_actions")) == 2
 
 
+async def test_polling_catches_an_edit_of_a_recent_post_whose_webhook_was_lost(
+    discourse: FakeDiscourse, start_bot: StartBot
+) -> None:
+    """A recent post edited into abuse, with no post_edited webhook, is judged again from
+    the newest page; unchanged posts listed again are not decided twice."""
+    service = await start_bot(poll={"enabled": True})
+    await wait_for(lambda: discourse.calls("GET", "/posts.json"))
+    reply = await discourse.create_post("hi all", deliver_webhook=False)
+    other = await discourse.create_post("nice weather", deliver_webhook=False)
+    await wait_for(lambda: len(decisions(service)) == 2)
+    polls = len(discourse.calls("GET", "/posts.json"))
+    await wait_for(lambda: len(discourse.calls("GET", "/posts.json")) >= polls + 3)
+    assert len(decisions(service)) == 2  # listed again, unchanged: nothing new
+    await discourse.edit_post(reply.id, SLUR, deliver_webhook=False)
+    await wait_for(lambda: discourse.posts[reply.id].hidden)
+    rows = [r for r in decisions(service).values() if r["comment_id"] == str(reply.id)]
+    assert [r["verdict"] for r in rows] == ["none", "hide"]
+    assert [r["comment_id"] for r in decisions(service).values()].count(str(other.id)) == 1
+
+
 @pytest.mark.parametrize(("paging", "with_raw"), [("window", True), ("latest", False)])
 async def test_fetch_since_pages_a_backlog_oldest_first(
     discourse: FakeDiscourse, paging: str, with_raw: bool

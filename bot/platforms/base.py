@@ -72,6 +72,9 @@ class WebhookRejected(Exception):
 class Page:
     comments: tuple[Comment, ...]
     cursor: str | None  # what to pass next time; None keeps the old cursor
+    # comments seen before, listed again with their current text: queued too, and the
+    # store keeps only those whose text changed (an edit the webhook did not bring)
+    recheck: tuple[Comment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

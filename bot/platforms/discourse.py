@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import urllib.parse
@@ -164,8 +165,9 @@ class DiscourseAdapter:
         """
         after = _parse_cursor(cursor)
         head = {_id(p): p for p in await self._latest(None)}
+        recheck = self._recheck(head, after)
         if not head or (after is not None and after >= max(head)):
-            return Page((), None)
+            return Page((), None, recheck)
         if after is None:
             posts, covered = list(head.values()), max(head)
         else:
@@ -180,7 +182,22 @@ class DiscourseAdapter:
             if comment is not None:
                 comments.append(comment)
         new_cursor = str(covered) if after is None or covered > after else None
-        return Page(tuple(comments), new_cursor)
+        return Page(tuple(comments), new_cursor, recheck)
+
+    def _recheck(self, head: dict[int, dict[str, Any]], after: int | None) -> tuple[Comment, ...]:
+        """The newest page's posts that were covered before, as they read now: an edit of a
+        recent post is caught by polling too. Only when the listing carries `raw` (no extra
+        request); unchanged posts are the same version, which the store ignores."""
+        if after is None:
+            return ()
+        out = []
+        for post_id, post in sorted(head.items()):
+            if post_id <= after and isinstance(post.get("raw"), str):
+                with contextlib.suppress(ValueError):
+                    comment = self._comment(post)
+                    if comment is not None:
+                        out.append(comment)
+        return tuple(out)
 
     async def _page_forward(
         self, after: int, head: dict[int, dict[str, Any]], limit: int

@@ -40,7 +40,7 @@ class Poller:
         page = await self.platform.fetch_since(cursor, self._settings.batch_size)
         new_cursor = (site, "poll", page.cursor) if page.cursor is not None else None
         result = await self._store.run(
-            self._store.sync.enqueue, page.comments, "poll", cursor=new_cursor
+            self._store.sync.enqueue, page.comments + page.recheck, "poll", cursor=new_cursor
         )
         if result.queued:
             log.info("poll_queued", site=site, queued=result.queued, duplicates=result.duplicates)
