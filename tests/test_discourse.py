@@ -322,6 +322,7 @@ async def test_polling_catches_an_edit_of_a_recent_post_whose_webhook_was_lost(
     assert len(decisions(service)) == 2  # listed again, unchanged: nothing new
     await discourse.edit_post(reply.id, SLUR, deliver_webhook=False)
     await wait_for(lambda: discourse.posts[reply.id].hidden)
+    await wait_for(lambda: len(decisions(service)) == 3)  # recorded after the action lands
     rows = [r for r in decisions(service).values() if r["comment_id"] == str(reply.id)]
     assert [r["verdict"] for r in rows] == ["none", "hide"]
     assert [r["comment_id"] for r in decisions(service).values()].count(str(other.id)) == 1
