@@ -109,7 +109,7 @@ class _Canonical:
                 canon = _ASCII_SYMBOL.sub(r" \g<0> ", canon)
         else:
             canon = _non_ascii_canon(text)
-        self.padded = f" {_SQUEEZE.sub('', canon)} "
+        self.padded = f" {squeeze(canon)} "
         self._maps: tuple[spans.SpanMap, spans.SpanMap] | None = None
 
     def _build_maps(self) -> tuple[spans.SpanMap, spans.SpanMap]:
@@ -129,6 +129,35 @@ class _Canonical:
     def to_text(self, start: int, end: int) -> tuple[int, int]:
         squeezed, to_text = self._build_maps()
         return to_text.span(*squeezed.span(start, end))
+
+
+# Squeezed words, by word: comments reuse a small vocabulary (Zipf), so a dict lookup per
+# word replaces most of the regex work. Bounded: cleared when full.
+_SQUEEZED: dict[str, str] = {}
+_SQUEEZED_MAX = 65_536
+
+
+def squeeze(canon: str) -> str:
+    """`_SQUEEZE.sub("", canon)` (runs of a letter or of spaces to one), word by word. The
+    canonical text has no whitespace but " " (the tables map every other one to it)."""
+    words = canon.split()
+    if not words:
+        return " " if canon else ""
+    get = _SQUEEZED.get
+    out = " ".join([get(word) or _squeeze_word(word) for word in words])
+    if canon[0] == " ":
+        out = " " + out
+    if canon[-1] == " ":
+        out += " "
+    return out
+
+
+def _squeeze_word(word: str) -> str:
+    squeezed = _SQUEEZE.sub("", word)
+    if len(_SQUEEZED) >= _SQUEEZED_MAX:
+        _SQUEEZED.clear()
+    _SQUEEZED[word] = squeezed
+    return squeezed
 
 
 def spaced_text(text: str) -> tuple[str, spans.SpanMap]:

@@ -149,7 +149,10 @@ def test_inside_quote_needs_the_whole_span() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(text=st.text(st.sampled_from("ab AB,.!$=🐀\u200bé'-_1"), max_size=40) | st.text(max_size=40))
+@given(
+    text=st.text(st.sampled_from("ab AB,.!$=🐀\u200bé'-_1\t\n\u00a0\u2028\x1c"), max_size=40)
+    | st.text(max_size=40)
+)
 def test_canonical_text_is_the_one_its_maps_describe(text: str) -> None:
     """The fast canonical string equals the one built step by step for the offset maps."""
     for view in normalize_text(text).views:
