@@ -316,14 +316,27 @@ def build_views(folded: str, to_original: spans.SpanMap) -> list[View]:
     for text, to_folded, words in _joined(folded, signature):
         views.append(View("joined", text, spans.chain(to_folded, to_original), words))
     seen = {views[0].text}
+    plain_leet = _leet(folded, signature)
     for base in views[:2]:  # leetspeak in the plain text, and in the first joined one
-        if base is not views[0]:
-            signature = signature_of(base.text)
-        for text, words in _leet(base.text, signature):
+        if base is views[0]:
+            readings = plain_leet
+        elif plain_leet or _leetish(base.words):
+            readings = _leet(base.text, signature_of(base.text))
+        else:
+            # Joining merges words only inside the joined words; when they hold no digit or
+            # leet symbol and the plain text has no leet word, the joined text has none.
+            continue
+        for text, words in readings:
             if text not in seen:
                 seen.add(text)
                 views.append(View("leet", text, base.to_original, words))
     return views
+
+
+def _leetish(words: tuple[str, ...]) -> bool:
+    """Whether any of the words holds a digit, a leet symbol or "!" (signature "1" or "!")."""
+    shape = signature_of("".join(words))
+    return "1" in shape or "!" in shape
 
 
 def _joined(folded: str, signature: str) -> list[tuple[str, spans.SpanMap, tuple[str, ...]]]:
@@ -376,7 +389,7 @@ def _inword(folded: str, signature: str, drops: list[int], words: list[str]) -> 
 
 def _leet(text: str, signature: str) -> list[tuple[str, tuple[str, ...]]]:
     """Readings with digits and symbols as letters inside words that have letters."""
-    if not (
+    if ("1" not in signature and "!" not in signature) or not (
         "a1" in signature
         or "1a" in signature
         or "a!a" in signature

@@ -7,7 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.models import Comment
-from bot.normalize import _SQUEEZE, fold, normalize, normalize_text, spaced_text
+from bot.normalize import (
+    _SQUEEZE,
+    _leet,
+    fold,
+    normalize,
+    normalize_text,
+    signature_of,
+    spaced_text,
+)
 from bot.rules.quotes import inside, quoted_ranges
 
 
@@ -158,3 +166,17 @@ def test_canonical_text_is_the_one_its_maps_describe(text: str) -> None:
     for view in normalize_text(text).views:
         spaced, _ = spaced_text(view.canonical.text)
         assert _SQUEEZE.sub("", spaced) == view.padded[1:-1]
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(st.sampled_from("abc io1 0-3.!'$@ _e"), max_size=30) | st.text(max_size=30))
+def test_skipping_the_joined_texts_leet_reading_loses_no_view(text: str) -> None:
+    """build_views skips the leetspeak reading of the joined text when neither the plain text
+    nor the joined words have anything for it: computing it anyway adds no reading."""
+    views = normalize_text(text).views
+    joined = [v for v in views if v.name == "joined"]
+    if not joined:
+        return
+    have = {v.text for v in views}
+    for reading, _ in _leet(joined[0].text, signature_of(joined[0].text)):
+        assert reading in have or reading == views[0].text
