@@ -1,4 +1,18 @@
-"""The platform seam: what every adapter (generic, WordPress, Discourse, ...) provides."""
+"""The platform seam: what every adapter (generic, WordPress, Discourse, ...) provides.
+
+A new platform is one module: a class implementing `Platform`, registered by type in
+`bot.app.ADAPTERS`. Optional hooks, found with getattr where they are used:
+
+- `async start_cursor() -> str`: where the very first poll of a site starts when the walk
+  would otherwise begin at its oldest comment (`bot.sources.poller`; WordPress);
+- `async scan_cursor(since: float) -> str`: where `modbot scan --since` starts (Discourse);
+- `async human_state(comment_id) -> HumanState | None`: a moderator's own decision on the
+  platform, which modbot never overrides (`bot.review.humans`);
+- `add_routes(app)`: extra HTTP routes on the service's server (Coral's moderation phase).
+
+`fetch_since` may return `Page.recheck`: comments seen before, listed again as they read
+now, so an edit whose webhook was lost is still judged (Discourse).
+"""
 
 from __future__ import annotations
 
