@@ -184,11 +184,11 @@ def find_site(settings: Settings, name: str | None) -> SiteSettings | None:
     """The configured site `--site` names; UsageError listing the sites when there is none."""
     if name is None:
         return None
-    for site in settings.sites:
-        if site.name == name:
-            return site
-    known = ", ".join(s.name for s in settings.sites) or "none (give -c CONFIG)"
-    raise UsageError(f"--site {name}: no such site in the config; its sites: {known}")
+    try:
+        return settings.site(name)
+    except KeyError:
+        known = ", ".join(s.name for s in settings.sites) or "none (give -c CONFIG)"
+        raise UsageError(f"--site {name}: no such site in the config; its sites: {known}") from None
 
 
 def _evaluate(
