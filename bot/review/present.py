@@ -166,6 +166,7 @@ def entry_view(row: dict[str, Any], escalations: tuple[str, ...] = ()) -> EntryV
             str(r.get("detail", "")),
         )
         (rules if r.get("kind") != "model" else model).append(view)
+    newer = row.get("newer") or {}  # the comment's newest decided version, if edited since
     return EntryView(
         id=row["id"],
         site=row["site"],
@@ -190,6 +191,6 @@ def entry_view(row: dict[str, Any], escalations: tuple[str, ...] = ()) -> EntryV
         bars=bars(row["scores"], row["thresholds"]),
         history=[{**v, "when": iso(v["created_at"])} for v in row.get("history", [])],
         escalations=escalations,
-        newer_id=(row.get("newer") or {}).get("id"),
-        newer_verdict=str((row.get("newer") or {}).get("verdict", "")),
+        newer_id=newer.get("id"),
+        newer_verdict=str(newer.get("verdict", "")),
     )
