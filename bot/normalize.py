@@ -31,9 +31,11 @@ from bot.rules import spans
 from bot.rules.folding import CANON, FOLD, I_FOR_L, LEET_TABLE, NON_UNIT, SIGNATURE, SYMBOLS
 from bot.rules.quotes import quoted_ranges
 
-# ASCII punctuation, spaces and controls read as a space; $ + < = > | are symbols
+# ASCII punctuation, spaces and controls read as a space; $ + < = > | are symbols. Every
+# ASCII character has an entry: str.translate's fast path raises and catches a LookupError
+# for each character missing from a table, which made a partial table 2-3 times slower.
 _ASCII_CANON = str.maketrans(
-    {c: " " for c in map(chr, range(128)) if not c.isalnum() and c not in "_$+<=>|"}
+    {c: c if c.isalnum() or c in "_$+<=>|" else " " for c in map(chr, range(128))}
 )
 _ASCII_SYMBOL = re.compile(r"[$+<=>|]")
 _ASCII_SYMBOLS = frozenset("$+<=>|")
@@ -42,10 +44,13 @@ _SQUEEZE = re.compile(r"(?<=([a-z ]))\1+")  # the repeats after a letter or spac
 # On the signature (bot.rules.folding.SIGNATURE): two or more single letters or digits, each
 # after one space ("i d i o t"); a separator between letters ("id-iot": checked before it).
 _SPACED = re.compile(r"(?<![a1'])(?<![a1]-)[a1](?: [a1])+(?![a1']|-[a1])")
+_TWO_SINGLES = re.compile(r" [a1] [a1] ")  # on " " + signature + " ": "a b", "i d i o t"
 _CUT = re.compile(r"-(?=[a1])")  # a separator before a letter or digit; checked before it
-_INNER_CUT = re.compile(r"(?<=[a1])-(?=[a1])")
 _REGION = re.compile(r"[a1-]*")  # a word with its in-word separators, on the signature
-_NO_SEPARATORS = str.maketrans("", "", "-._*~\u00b7\u2022")
+_NO_SEPARATORS = str.maketrans(  # complete for ASCII, like _ASCII_CANON
+    {c: None if c in "-._*~" else c for c in map(chr, range(128))}
+    | {"\u00b7": None, "\u2022": None}
+)
 _LEET_HINT = re.compile(r"a1|1a|a!a|1'a|a'1")
 _LEET_TOKEN = re.compile(r"[a1!']+")
 # "3rd", "10am", "5k", "90s": numbers with a unit, not leetspeak
@@ -99,18 +104,16 @@ class _Canonical:
     letters squeezed. The string is built with C-speed string operations; its offset maps,
     needed only to report a hit, are built on first use."""
 
-    __slots__ = ("_maps", "padded", "text")
+    __slots__ = ("_maps", "_words", "padded", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         if text.isascii():
-            canon = text.translate(_ASCII_CANON)
-            if not _ASCII_SYMBOLS.isdisjoint(canon):
-                canon = _ASCII_SYMBOL.sub(r" \g<0> ", canon)
+            self.padded = f" {_ascii_canonical(text)} "
         else:
-            canon = _non_ascii_canon(text)
-        self.padded = f" {squeeze(canon)} "
+            self.padded = f" {squeeze(_non_ascii_canon(text))} "
         self._maps: tuple[spans.SpanMap, spans.SpanMap] | None = None
+        self._words: list[str] | None = None  # the words before squeezing, for `run`
 
     def _build_maps(self) -> tuple[spans.SpanMap, spans.SpanMap]:
         """(squeezed -> spaced, spaced -> text), the same string built step by step."""
@@ -123,12 +126,48 @@ class _Canonical:
         return self._maps
 
     def run(self, index: int) -> int:
+        """The run length of the letter at canonical `index`, read from its word alone: a
+        term's repeated-letter checks need only that, and the whole text's maps cost far more
+        (they are built when a hit is reported, for far fewer comments)."""
+        padded = self.padded
+        at = index + 1  # padded position
+        if self._maps is None and 0 < at < len(padded) - 1 and padded[at] != " ":
+            start = padded.rfind(" ", 0, at) + 1
+            # squeezing keeps every word, so the k-th squeezed word is the k-th word before
+            ordinal = padded.count(" ", 0, start) - (2 if padded.startswith("  ") else 1)
+            if self._words is None:
+                self._words = _unsqueezed(self.text).split()
+            return _widths(self._words[ordinal])[at - start]
         squeezed = self._build_maps()[0]
         return squeezed.width_at(index) if isinstance(squeezed, spans.SparseMap) else 1
 
     def to_text(self, start: int, end: int) -> tuple[int, int]:
         squeezed, to_text = self._build_maps()
         return to_text.span(*squeezed.span(start, end))
+
+
+def _unsqueezed(text: str) -> str:
+    """The canonical characters of `text` before squeezing (`spaced_text` without its map)."""
+    if not text.isascii():
+        return _non_ascii_canon(text)
+    canon = text.translate(_ASCII_CANON)
+    if not _ASCII_SYMBOLS.isdisjoint(canon):
+        canon = _ASCII_SYMBOL.sub(r" \g<0> ", canon)
+    return canon
+
+
+@functools.lru_cache(maxsize=4096)
+def _widths(word: str) -> tuple[int, ...]:
+    """How many characters of the unsqueezed `word` each squeezed character stands for."""
+    widths: list[int] = []
+    previous = ""
+    for char in word:
+        if char == previous and "a" <= char <= "z":
+            widths[-1] += 1
+        else:
+            widths.append(1)
+        previous = char
+    return tuple(widths)
 
 
 # Squeezed words, by word: comments reuse a small vocabulary (Zipf), so a dict lookup per
@@ -150,6 +189,37 @@ def squeeze(canon: str) -> str:
     if canon[-1] == " ":
         out += " "
     return out
+
+
+# The canonical pieces of ASCII words as split on whitespace ("world," -> "world",
+# "(honestly)" -> "honestly", "--" -> ""), by word: translating, spacing symbols and squeezing
+# a comment a word at a time through this cache is several times faster than the three passes
+# over the whole text. Bounded like `_SQUEEZED`.
+_ASCII_PIECES: dict[str, str] = {}
+
+
+def _ascii_canonical(text: str) -> str:
+    """`squeeze` of the ASCII text's canonical characters, built from cached pieces."""
+    get = _ASCII_PIECES.get
+    pieces = [p if (p := get(word)) is not None else _ascii_piece(word) for word in text.split()]
+    out = " ".join(filter(None, pieces))
+    if not out:
+        return " " if text else ""
+    # a leading or trailing character that reads as a space or a symbol leaves one space
+    if not (text[0].isalnum() or text[0] == "_"):
+        out = " " + out
+    if not (text[-1].isalnum() or text[-1] == "_"):
+        out += " "
+    return out
+
+
+def _ascii_piece(word: str) -> str:
+    canon = _unsqueezed(word)
+    piece = " ".join([_SQUEEZED.get(w) or _squeeze_word(w) for w in canon.split()])
+    if len(_ASCII_PIECES) >= _SQUEEZED_MAX:
+        _ASCII_PIECES.clear()
+    _ASCII_PIECES[word] = piece
+    return piece
 
 
 def _squeeze_word(word: str) -> str:
@@ -344,12 +414,15 @@ def _joined(folded: str, signature: str) -> list[tuple[str, spans.SpanMap, tuple
     letters joined too ("i d i o t"), and then once more keeping a leading "a"/"i" apart."""
     inword: list[int] = []
     words: list[str] = []
-    if "a-a" in signature or "a-1" in signature or "1-a" in signature or "1-1" in signature:
+    # (substring tests on a signature, mostly "a"s, are slow: look for the rare "-" first,
+    # and for two one-letter words with one regex rather than four tests)
+    if "-" in signature and (
+        "a-a" in signature or "a-1" in signature or "1-a" in signature or "1-1" in signature
+    ):
         _inword(folded, signature, inword, words)
     spaced: list[int] = []
     article: list[int] = []  # "a f a g": the "a" may be a word of its own
-    padded = f" {signature} "
-    if " a a " in padded or " a 1 " in padded or " 1 a " in padded or " 1 1 " in padded:
+    if _TWO_SINGLES.search(f" {signature} "):
         for match in _SPACED.finditer(signature):
             start, end = match.span()
             if any(folded[i] not in " \t" for i in range(start + 1, end, 2)):
@@ -383,7 +456,11 @@ def _inword(folded: str, signature: str, drops: list[int], words: list[str]) -> 
         region = signature[start:end]
         if "a" not in region:
             continue  # "5-4", "3.5": numbers, not words
-        drops.extend(start + m.start() for m in _INNER_CUT.finditer(region))
+        at = region.find("-", 1)
+        while at != -1:  # the separators with a letter or digit on each side
+            if region[at - 1] != "-" and at + 1 < len(region) and region[at + 1] != "-":
+                drops.append(start + at)
+            at = region.find("-", at + 1)
         words.append(folded[start:end].translate(_NO_SEPARATORS))
 
 

@@ -159,6 +159,8 @@ def test_inside_quote_needs_the_whole_span() -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     text=st.text(st.sampled_from("ab AB,.!$=🐀\u200bé'-_1\t\n\u00a0\u2028\x1c"), max_size=40)
+    | st.text(st.sampled_from("aab  ,.!$=|'-_1\t\n\x0b\x1c\x1f"), max_size=40)
+    | st.text(st.characters(max_codepoint=127), max_size=40)
     | st.text(max_size=40)
 )
 def test_canonical_text_is_the_one_its_maps_describe(text: str) -> None:
@@ -166,6 +168,21 @@ def test_canonical_text_is_the_one_its_maps_describe(text: str) -> None:
     for view in normalize_text(text).views:
         spaced, _ = spaced_text(view.canonical.text)
         assert _SQUEEZE.sub("", spaced) == view.padded[1:-1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(st.sampled_from("aabbo  ,.!$=🐀\u200bé'-_1l\u00a0ⓐ"), max_size=40)
+    | st.text(max_size=40)
+)
+def test_a_letters_run_read_from_its_word_is_the_maps_run(text: str) -> None:
+    """`run` reads a letter's run length from its word; the offset maps agree everywhere."""
+    for view in normalize_text(text).views:
+        inside = [i for i in range(len(view.padded) - 2) if view.padded[i + 1] != " "]
+        fast = [view.run(i) for i in inside]
+        assert view.canonical._maps is None  # no map was needed
+        view.canonical._build_maps()  # from here on, `run` reads the maps
+        assert fast == [view.run(i) for i in inside]
 
 
 @settings(max_examples=500, deadline=None)
