@@ -108,10 +108,7 @@ class _Canonical:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        if text.isascii():
-            self.padded = f" {_ascii_canonical(text)} "
-        else:
-            self.padded = f" {squeeze(_non_ascii_canon(text))} "
+        self.padded = f" {squeezed_canonical(text)} "
         self._maps: tuple[spans.SpanMap, spans.SpanMap] | None = None
         self._words: list[str] | None = None  # the words before squeezing, for `run`
 
@@ -137,7 +134,9 @@ class _Canonical:
             ordinal = padded.count(" ", 0, start) - (2 if padded.startswith("  ") else 1)
             if self._words is None:
                 self._words = _unsqueezed(self.text).split()
-            return _widths(self._words[ordinal])[at - start]
+            word = self._words[ordinal]
+            widths = _widths(word) if len(word) <= _CACHED_WORD_MAX else _widths.__wrapped__(word)
+            return widths[at - start]
         squeezed = self._build_maps()[0]
         return squeezed.width_at(index) if isinstance(squeezed, spans.SparseMap) else 1
 
@@ -170,64 +169,41 @@ def _widths(word: str) -> tuple[int, ...]:
     return tuple(widths)
 
 
-# Squeezed words, by word: comments reuse a small vocabulary (Zipf), so a dict lookup per
-# word replaces most of the regex work. Bounded: cleared when full.
-_SQUEEZED: dict[str, str] = {}
-_SQUEEZED_MAX = 65_536
+# The canonical pieces of words as split on whitespace ("world," -> "world", "(honestly)" ->
+# "honestly", "--" -> "", "x=1" -> "x = 1"), by word: comments reuse a small vocabulary
+# (Zipf), so building a comment's canonical text from pieces canonicalized, symbol-spaced and
+# squeezed once per distinct word is several times faster than three passes over its text.
+# Bounded: cleared when full.
+_PIECES: dict[str, str] = {}
+_PIECES_MAX = 65_536
+_CACHED_WORD_MAX = 64  # longer "words" (a URL, a 1 MB run of letters) are not kept
 
 
-def squeeze(canon: str) -> str:
-    """`_SQUEEZE.sub("", canon)` (runs of a letter or of spaces to one), word by word. The
-    canonical text has no whitespace but " " (the tables map every other one to it)."""
-    words = canon.split()
-    if not words:
-        return " " if canon else ""
-    get = _SQUEEZED.get
-    out = " ".join([get(word) or _squeeze_word(word) for word in words])
-    if canon[0] == " ":
-        out = " " + out
-    if canon[-1] == " ":
-        out += " "
-    return out
-
-
-# The canonical pieces of ASCII words as split on whitespace ("world," -> "world",
-# "(honestly)" -> "honestly", "--" -> ""), by word: translating, spacing symbols and squeezing
-# a comment a word at a time through this cache is several times faster than the three passes
-# over the whole text. Bounded like `_SQUEEZED`.
-_ASCII_PIECES: dict[str, str] = {}
-
-
-def _ascii_canonical(text: str) -> str:
-    """`squeeze` of the ASCII text's canonical characters, built from cached pieces."""
-    get = _ASCII_PIECES.get
-    pieces = [p if (p := get(word)) is not None else _ascii_piece(word) for word in text.split()]
+def squeezed_canonical(text: str) -> str:
+    """`_SQUEEZE.sub("", spaced_text(text)[0])`: the canonical characters, runs of a letter or
+    of spaces squeezed to one, built from cached pieces. Every character that `str.split`
+    treats as whitespace reads as a space in the canonical text, so pieces never merge."""
+    get = _PIECES.get
+    pieces = [p if (p := get(word)) is not None else _piece(word) for word in text.split()]
     out = " ".join(filter(None, pieces))
     if not out:
         return " " if text else ""
-    # a leading or trailing character that reads as a space or a symbol leaves one space
-    if not (text[0].isalnum() or text[0] == "_"):
+    # a first or last character that reads as a space or a symbol leaves one space
+    if _unsqueezed(text[0])[0] == " ":
         out = " " + out
-    if not (text[-1].isalnum() or text[-1] == "_"):
+    if _unsqueezed(text[-1])[-1] == " ":
         out += " "
     return out
 
 
-def _ascii_piece(word: str) -> str:
-    canon = _unsqueezed(word)
-    piece = " ".join([_SQUEEZED.get(w) or _squeeze_word(w) for w in canon.split()])
-    if len(_ASCII_PIECES) >= _SQUEEZED_MAX:
-        _ASCII_PIECES.clear()
-    _ASCII_PIECES[word] = piece
+def _piece(word: str) -> str:
+    piece = " ".join(_SQUEEZE.sub("", _unsqueezed(word)).split())
+    if len(word) > _CACHED_WORD_MAX:
+        return piece
+    if len(_PIECES) >= _PIECES_MAX:
+        _PIECES.clear()
+    _PIECES[word] = piece
     return piece
-
-
-def _squeeze_word(word: str) -> str:
-    squeezed = _SQUEEZE.sub("", word)
-    if len(_SQUEEZED) >= _SQUEEZED_MAX:
-        _SQUEEZED.clear()
-    _SQUEEZED[word] = squeezed
-    return squeezed
 
 
 def spaced_text(text: str) -> tuple[str, spans.SpanMap]:

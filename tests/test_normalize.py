@@ -185,6 +185,12 @@ def test_a_letters_run_read_from_its_word_is_the_maps_run(text: str) -> None:
         assert fast == [view.run(i) for i in inside]
 
 
+def test_a_long_words_runs_are_read_without_caching_it() -> None:
+    view = normalize_text("n" + "o" * 70 + "pe, sooo long").views[0]
+    assert view.padded == " nope so long "
+    assert [view.run(i) for i in (0, 1, 2, 5, 6)] == [1, 70, 1, 1, 3]
+
+
 @settings(max_examples=500, deadline=None)
 @given(text=st.text(st.sampled_from("abc io1 0-3.!'$@ _e"), max_size=30) | st.text(max_size=30))
 def test_skipping_the_joined_texts_leet_reading_loses_no_view(text: str) -> None:
