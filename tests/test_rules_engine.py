@@ -292,6 +292,43 @@ def test_regex_hits_without_exceptions_still_match() -> None:
     assert spans(REGEX_UNLESS, "kill them") == ["kill"]
 
 
+REGEX_EXCEPTIONS = rules_from_yaml(
+    """\
+    rules:
+      - id: t.first
+        terms: [zorp]
+        unless:
+          - regex: 'said\\s+"[^"]*"'
+      - id: t.second
+        match:
+          - regex: 'bl[a4]rg'
+        unless:
+          - regex: 'no bl[a4]rg'
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('he said "zorp" to me', []),
+        ("zorp, and blarg", ["zorp", "blarg"]),
+        ("no blarg here, but zorp", ["zorp"]),
+        ('no bl4rg, he said "zorp"', []),
+        ("bl4rg", ["bl4rg"]),
+    ],
+)
+def test_exception_regexes_run_only_when_needed_and_still_apply(
+    text: str, expected: list[str]
+) -> None:
+    """Exceptions' regexes are not in the trigger set (a comment no rule hits never runs
+    them) yet drop the hits they cover; trigger regexes keep their own numbers."""
+    bank = REGEX_EXCEPTIONS.regexes
+    assert bank.triggers == [False, True, False]
+    assert bank.matching("blarg and no blarg") == {1}
+    assert spans(REGEX_EXCEPTIONS, text) == expected
+
+
 EMOJI = rules_from_yaml(
     """\
     lists:

@@ -87,8 +87,10 @@ def matcher_spans(matcher: CompiledMatcher, scan: Scan, bank: RegexBank) -> list
     """The matcher's hits in one view, as spans of the original text."""
     view = scan.view
     if matcher.kind == "regex":
-        if matcher.regex not in scan.regexes:
-            return []
+        if view.name == "joined":
+            return []  # regexes read the separators a joined view drops
+        if bank.triggers[matcher.regex] and matcher.regex not in scan.regexes:
+            return []  # the set has already said it matches nowhere in this view
         return [view.to_original.span(s, e) for s, e in bank.spans(matcher.regex, view.text)]
     if matcher.pattern is not None:
         canonical = matcher.pattern.find(view, scan.found)
@@ -263,12 +265,20 @@ class _Settler:
         return ""
 
     def _spans(self, matchers: Iterable[CompiledMatcher], full: bool = False) -> list[Span]:
-        return [
-            span
-            for matcher in matchers
-            for scan in (self._full_scans() if full else self.scans)
-            for span in matcher_spans(matcher, scan, self.rules.regexes)
-        ]
+        """Where exceptions or the allow-list match: terms in the scanned views, regexes in
+        every view (the scans hold only the views some term or trigger regex occurs in)."""
+        bank = self.rules.regexes
+        out: list[Span] = []
+        for matcher in matchers:
+            if matcher.kind == "regex":
+                for view in self.text.views:
+                    if view.name != "joined":
+                        found = bank.spans(matcher.regex, view.text)
+                        out.extend(view.to_original.span(s, e) for s, e in found)
+                continue
+            for scan in self._full_scans() if full else self.scans:
+                out.extend(matcher_spans(matcher, scan, bank))
+        return out
 
     def _full_scans(self) -> list[Scan]:
         """Every view with every term group recorded, not only those its anchors call for."""

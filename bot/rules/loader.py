@@ -263,7 +263,7 @@ class _Compiler:
             self._anchor(group, loc)
             return CompiledMatcher("list", f"list {matcher.list_}", group=group)
         if matcher.regex is not None:
-            number = self.regexes.add(matcher.regex)
+            number = self.regexes.add(matcher.regex, trigger=loc[0] != "unless")
             return CompiledMatcher("regex", f"regex {matcher.regex!r}", regex=number)
         assert matcher.pattern is not None
         pattern = self._pattern(file, index, loc, matcher)

@@ -331,31 +331,38 @@ class Pattern:
 
 
 class RegexBank:
-    """Every regex of every rule in one RE2 set: one pass tells which ones match at all."""
+    """Every regex of every rule. Those that can trigger a rule are in one RE2 set: one pass
+    per view tells which of them match at all. Exceptions' and the allow-list's regexes are
+    run only for a comment some rule hits (`triggers` says which is which)."""
 
     def __init__(self) -> None:
         self.patterns: list[str] = []
+        self.triggers: list[bool] = []
         self._compiled: list[re2._Regexp] = []
         self._set: re2.Set | None = None
+        self._set_index: list[int] = []  # set index -> pattern index
 
-    def add(self, pattern: str) -> int:
+    def add(self, pattern: str, trigger: bool = True) -> int:
         self.patterns.append(pattern)
+        self.triggers.append(trigger)
         self._compiled.append(re2.compile(pattern, options=re2_options()))
         return len(self.patterns) - 1
 
     def compile(self) -> None:
-        if not self.patterns:
+        self._set_index = [i for i, trigger in enumerate(self.triggers) if trigger]
+        if not self._set_index:
             return
         bank = re2.Set.SearchSet(re2_options())
-        for pattern in self.patterns:
-            bank.Add(pattern)
+        for index in self._set_index:
+            bank.Add(self.patterns[index])
         bank.Compile()
         self._set = bank
 
     def matching(self, text: str) -> frozenset[int]:
+        """The trigger regexes that match somewhere in `text`."""
         if self._set is None:
             return frozenset()
-        return frozenset(self._set.Match(text) or ())
+        return frozenset(self._set_index[i] for i in self._set.Match(text) or ())
 
     def spans(self, index: int, text: str) -> list[Span]:
         out: list[Span] = []
