@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +73,7 @@ class NormalizedText:
     original: str
     text: str
     # offsets[i] is the index in `original` of the character that produced text[i]
-    offsets: tuple[int, ...]
+    offsets: Sequence[int]
     # the rule engine's readings of the text (bot.normalize.View: plain, joined, leet)
     views: tuple[Any, ...] = ()
     # [start, end) spans of `original` inside quotes (blockquote, [quote], "> " lines)

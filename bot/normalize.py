@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from bot.models import Comment, NormalizedText
 from bot.rules import spans
@@ -236,7 +237,6 @@ def _non_ascii_canon(text: str) -> str:
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _NON_ASCII_SPLIT = re.compile(r"([^\x00-\x7f])")
-_RANGE = tuple(range(1 << 16))  # sliced for the identity offsets of ordinary comments
 
 
 @functools.lru_cache(maxsize=8192)
@@ -252,12 +252,11 @@ def normalize(comment: Comment, platform: str = "") -> NormalizedText:
 
 def normalize_text(original: str, platform: str = "") -> NormalizedText:
     folded, to_original = fold(original)
+    offsets: Sequence[int]  # one for one (a range) unless folding added or dropped some
     if isinstance(to_original, spans.ArrayMap):
         offsets = tuple(to_original.starts)
-    elif len(folded) <= len(_RANGE):
-        offsets = _RANGE[: len(folded)]
     else:
-        offsets = tuple(range(len(folded)))
+        offsets = range(len(folded))
     return NormalizedText(
         original=original,
         text=folded,

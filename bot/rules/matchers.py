@@ -330,6 +330,9 @@ class Pattern:
         return None
 
 
+_NO_REGEXES: frozenset[int] = frozenset()
+
+
 class RegexBank:
     """Every regex of every rule. Those that can trigger a rule are in one RE2 set: one pass
     per view tells which of them match at all. Exceptions' and the allow-list's regexes are
@@ -360,9 +363,10 @@ class RegexBank:
 
     def matching(self, text: str) -> frozenset[int]:
         """The trigger regexes that match somewhere in `text`."""
-        if self._set is None:
-            return frozenset()
-        return frozenset(self._set_index[i] for i in self._set.Match(text) or ())
+        found = self._set.Match(text) if self._set is not None else None
+        if not found:
+            return _NO_REGEXES
+        return frozenset(self._set_index[i] for i in found)
 
     def spans(self, index: int, text: str) -> list[Span]:
         out: list[Span] = []
