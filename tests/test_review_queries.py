@@ -161,3 +161,39 @@ def test_only_http_links_are_linked() -> None:
         "http://",
     ):
         assert safe_url(bad) == ""
+
+
+def test_the_newest_version_of_each_comment_is_found_in_few_queries(tmp_path: Path) -> None:
+    """`_latest_versions` answers for any number of comments (chunked by 400) with one
+    query per chunk: per comment, the latest decision, the higher id on a tie."""
+    store = Store(tmp_path / "m.db")
+    rules = sample_rules(tmp_path / "rules")
+    for n in range(450):
+        store.complete(None, make_record(f"comment {n}", f"c{n}", rules=rules, decided_at=1000.0))
+        if n % 3 == 0:  # edited and decided again later
+            edit = make_record(f"comment {n}, edited", f"c{n}", rules=rules, decided_at=2000.0)
+            store.complete(None, edit)
+        if n % 5 == 0:  # a second version decided at the very same moment
+            tie = make_record(f"comment {n}, tie", f"c{n}", rules=rules, decided_at=1000.0)
+            store.complete(None, tie)
+    store.complete(None, make_record("elsewhere", "c1", rules=rules, site="other"))
+    expected = {}
+    for row in store.query("SELECT site, comment_id, id, decided_at FROM decisions"):
+        key = (row["site"], row["comment_id"])
+        if key not in expected or (row["decided_at"], row["id"]) > expected[key]:
+            expected[key] = (row["decided_at"], row["id"])
+    keys = {("demo", f"c{n}") for n in range(450)} | {("other", "c1"), ("demo", "missing")}
+    queries_run: list[str] = []
+    original = store.query
+
+    def counting(sql: str, params: tuple = ()) -> list:  # type: ignore[type-arg]
+        queries_run.append(sql)
+        return original(sql, params)
+
+    store.query = counting  # type: ignore[method-assign]
+    latest = queries._latest_versions(store, keys)
+    assert len(queries_run) == 2
+    assert {key: row["id"] for key, row in latest.items()} == {
+        key: newest[1] for key, newest in expected.items()
+    }
+    assert ("demo", "missing") not in latest
