@@ -203,3 +203,12 @@ def test_skipping_the_joined_texts_leet_reading_loses_no_view(text: str) -> None
     have = {v.text for v in views}
     for reading, _ in _leet(joined[0].text, signature_of(joined[0].text)):
         assert reading in have or reading == views[0].text
+
+
+def test_a_negated_relation_keeps_its_negation() -> None:
+    """ "≠" decomposes to "=" and a combining stroke; folding would drop the stroke and turn
+    "a ≠ b" into "a = b". It reads "/=", mapped back to the one character."""
+    normalized = normalize_text("♿ ≠ 💩")
+    plain = normalized.views[0]
+    assert plain.text == "♿ /= 💩"
+    assert plain.to_original.span(2, 4) == (2, 3)

@@ -84,6 +84,8 @@ def fold_char(char: str) -> str:
     category = unicodedata.category(char)
     if category in ("Cf", "Mn", "Me") or char in _INVISIBLE:
         return ""
+    if char in _NEGATED:
+        return _NEGATED[char]
     text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", char).casefold())
     if text.isascii():
         return text
@@ -95,6 +97,11 @@ def fold_char(char: str) -> str:
             if not unicodedata.combining(base) and base not in _INVISIBLE:
                 out.append(_EXTRA.get(base, base))
     return "".join(out)
+
+
+# Negated relations keep their negation: decomposed, "≠" is "=" with a combining stroke that
+# folding drops, which would turn "♿ ≠ 💩" into "♿ = 💩". Read as the ASCII "/=", "/<", "/>".
+_NEGATED = {"\u2260": "/=", "\u226e": "/<", "\u226f": "/>"}
 
 
 # "LATIN SMALL LETTER B WITH STROKE", "LATIN LETTER SMALL CAPITAL D": read as b, d. Emoji
