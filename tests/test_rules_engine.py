@@ -378,3 +378,23 @@ def test_skin_tone_belongs_to_a_hand_not_to_a_person() -> None:
 @pytest.mark.parametrize("text", ["I 👏 think 👏 that", "I👏think👏that", "i 👏🏾 think 👏🏾 that"])
 def test_clap_emoji_are_separators(text: str) -> None:
     assert len(spans(EMOJI, text)) == 1
+
+
+def test_a_pattern_is_anchored_on_its_rare_step_even_past_doubled_letters() -> None:
+    """Frequent words are compared as terms store them (squeezed: "will" is "wil"), so a
+    step of frequent words with doubled letters is not taken for the rare one."""
+    rules = rules_from_yaml(
+        """\
+        rules:
+          - id: t.anchor
+            match:
+              - pattern:
+                  - words: [will, all, pull, see]
+                  - gap: 0-1
+                  - words: [zorps, zorpen, zorpish, zorpy, zorpo]
+        """
+    )
+    pattern = rules.rule("t.anchor").matchers[0].pattern  # type: ignore[union-attr]
+    assert pattern is not None
+    assert pattern.anchor == pattern.steps[1]
+    assert spans(rules, "you will see zorps") == ["will see zorps"]

@@ -35,8 +35,12 @@ COMMON_WORDS = frozenset(
     it its just like me more my no not now of on one only or other our out over re s said say see
     she should so some t than that the their them then there these they this those to up us very
     was we were what when which who will with would you your ll d ve m people person guy guys
-    man men woman women one ones thing things all every each many most""".split()  # noqa: SIM905
+    man men woman women one ones thing things all every each many most make making made take
+    put pull give keep let come look want need know think find tell ask work feel try leave
+    call use force""".split()  # noqa: SIM905
 )
+# As terms store them: squeezed ("will" is "wil"), so that the comparison sees them at all.
+_COMMON_CANONICAL = frozenset(w for word in COMMON_WORDS for w in canonical_words(word))
 _STOP = re.compile(r"[.!?;]")
 
 Span = tuple[int, int]
@@ -150,7 +154,7 @@ class TermIndex:
         terms = [
             t for t, groups in zip(self.terms, self.term_groups, strict=True) if group in groups
         ]
-        return sum(1 for t in terms if t.words <= COMMON_WORDS), len(terms)
+        return sum(1 for t in terms if t.words <= _COMMON_CANONICAL), len(terms)
 
     def relevant(self, view: View, base: View) -> bool:
         """Whether `view` reads a word differently from `base` that some term could use."""
