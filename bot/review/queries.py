@@ -218,6 +218,9 @@ def load_entries(store: Store, ids: list[int]) -> list[dict[str, Any]]:
     return out
 
 
+_KEYS_PER_QUERY = 400  # two parameters each, far below SQLite's limit
+
+
 def _latest_versions(store: Store, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     """The newest decided version of each (site, comment id): an entry whose comment was
     edited and decided again is no longer what the platform shows."""
@@ -236,9 +239,6 @@ def _latest_versions(store: Store, keys: set[tuple[str, str]]) -> dict[tuple[str
         for row in rows:
             latest[(row["site"], row["comment_id"])] = row
     return latest
-
-
-_KEYS_PER_QUERY = 400  # two parameters each, far below SQLite's limit
 
 
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
