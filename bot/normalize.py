@@ -148,8 +148,11 @@ class _Canonical:
 
 def _unsqueezed(text: str) -> str:
     """The canonical characters of `text` before squeezing (`spaced_text` without its map)."""
-    if not text.isascii():
-        return _non_ascii_canon(text)
+    return _ascii_canon(text) if text.isascii() else _non_ascii_canon(text)
+
+
+def _ascii_canon(text: str) -> str:
+    """The canonical characters of an ASCII text: punctuation read as spaces, symbols spaced."""
     canon = text.translate(_ASCII_CANON)
     if not _ASCII_SYMBOLS.isdisjoint(canon):
         canon = _ASCII_SYMBOL.sub(r" \g<0> ", canon)
@@ -225,10 +228,7 @@ def _non_ascii_canon(text: str) -> str:
     the fast table, each other character through the cached one."""
     pieces = _NON_ASCII_SPLIT.split(text)
     for i in range(0, len(pieces), 2):
-        piece = pieces[i].translate(_ASCII_CANON)
-        if not _ASCII_SYMBOLS.isdisjoint(piece):
-            piece = _ASCII_SYMBOL.sub(r" \g<0> ", piece)
-        pieces[i] = piece
+        pieces[i] = _ascii_canon(pieces[i])
     for i in range(1, len(pieces), 2):
         char = CANON[ord(pieces[i])]
         pieces[i] = f" {char} " if char in SYMBOLS else char

@@ -83,15 +83,21 @@ class Evaluation:
     dropped: list[tuple[Found, str]] = field(default_factory=list)
 
 
+def regex_spans(view: View, regex: int, bank: RegexBank) -> list[Span]:
+    """The regex's matches in one view, as spans of the original text; none in a joined
+    view (regexes read the separators it drops)."""
+    if view.name == "joined":
+        return []
+    return [view.to_original.span(s, e) for s, e in bank.spans(regex, view.text)]
+
+
 def matcher_spans(matcher: CompiledMatcher, scan: Scan, bank: RegexBank) -> list[Span]:
     """The matcher's hits in one view, as spans of the original text."""
     view = scan.view
     if matcher.kind == "regex":
-        if view.name == "joined":
-            return []  # regexes read the separators a joined view drops
         if bank.triggers[matcher.regex] and matcher.regex not in scan.regexes:
             return []  # the set has already said it matches nowhere in this view
-        return [view.to_original.span(s, e) for s, e in bank.spans(matcher.regex, view.text)]
+        return regex_spans(view, matcher.regex, bank)
     if matcher.pattern is not None:
         canonical = matcher.pattern.find(view, scan.found)
     else:
@@ -272,9 +278,7 @@ class _Settler:
         for matcher in matchers:
             if matcher.kind == "regex":
                 for view in self.text.views:
-                    if view.name != "joined":
-                        found = bank.spans(matcher.regex, view.text)
-                        out.extend(view.to_original.span(s, e) for s, e in found)
+                    out.extend(regex_spans(view, matcher.regex, bank))
                 continue
             for scan in self._full_scans() if full else self.scans:
                 out.extend(matcher_spans(matcher, scan, bank))
