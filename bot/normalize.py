@@ -1,12 +1,13 @@
 """Normalize a comment for matching while remembering where every character came from.
 
-The comment is folded once (NFKC, case folding, invisible characters removed, homoglyphs
+The comment is read as rendered (character references decoded, inline HTML tags removed; see
+`bot.rules.markup`), folded once (NFKC, case folding, invisible characters removed, homoglyphs
 folded to Latin, diacritics stripped; see `bot.rules.folding`) and then read in views:
 
 - `plain`: the folded text;
-- `joined`: separators inside words removed ("i d i o t", "i.d.i.o.t", "id-iot" -> "idiot"),
-  only when the comment has any; a second joined view keeps a leading "a"/"i" as its own word
-  ("is a f a g" -> "is a fag");
+- `joined`: separators inside words removed ("i d i o t", "i.d.i.o.t", "id-iot",
+  "idi**o**t" -> "idiot"), only when the comment has any; a second joined view keeps a
+  leading "a"/"i" as its own word ("is a f a g" -> "is a fag");
 - `leet`: digits and symbols inside words read as letters ("m0r0n", "$hit"), only when the
   comment has any. Its canonical form also reads "l" as "i", as the terms it is matched
   against do, since "1" and "|" stand for either. Hits that exist only in the leet view are
@@ -30,6 +31,7 @@ from collections.abc import Sequence
 from bot.models import Comment, NormalizedText
 from bot.rules import spans
 from bot.rules.folding import CANON, FOLD, I_FOR_L, LEET_TABLE, NON_UNIT, SIGNATURE, SYMBOLS
+from bot.rules.markup import unmarkup
 from bot.rules.quotes import quoted_ranges
 
 # ASCII punctuation, spaces and controls read as a space; $ + < = > | are symbols. Every
@@ -251,12 +253,17 @@ def normalize(comment: Comment, platform: str = "") -> NormalizedText:
 
 
 def normalize_text(original: str, platform: str = "") -> NormalizedText:
-    folded, to_original = fold(original)
+    rendered, to_typed = unmarkup(original)
+    folded, to_original = fold(rendered)
+    if to_typed is not spans.IDENTITY:
+        to_original = spans.chain(to_original, to_typed)
     offsets: Sequence[int]  # one for one (a range) unless folding added or dropped some
     if isinstance(to_original, spans.ArrayMap):
         offsets = tuple(to_original.starts)
-    else:
+    elif to_original is spans.IDENTITY:
         offsets = range(len(folded))
+    else:
+        offsets = tuple(to_original.span(i, i + 1)[0] for i in range(len(folded)))
     return NormalizedText(
         original=original,
         text=folded,
@@ -392,7 +399,11 @@ def _joined(folded: str, signature: str) -> list[tuple[str, spans.SpanMap, tuple
     # (substring tests on a signature, mostly "a"s, are slow: look for the rare "-" first,
     # and for two one-letter words with one regex rather than four tests)
     if "-" in signature and (
-        "a-a" in signature or "a-1" in signature or "1-a" in signature or "1-1" in signature
+        "a-a" in signature
+        or "a-1" in signature
+        or "1-a" in signature
+        or "1-1" in signature
+        or "**" in folded
     ):
         _inword(folded, signature, inword, words)
     spaced: list[int] = []
@@ -423,7 +434,9 @@ def _inword(folded: str, signature: str, drops: list[int], words: list[str]) -> 
     reverse = ""
     for match in _CUT.finditer(signature, 1):
         cut = match.start()
-        if cut < end or signature[cut - 1] not in "a1":
+        if cut < end or (
+            signature[cut - 1] not in "a1" and not _emphasis_ends_at(folded, signature, cut)
+        ):
             continue
         reverse = reverse or signature[::-1]
         start = len(signature) - _REGION.match(reverse, len(signature) - cut).end()  # type: ignore[union-attr]
@@ -433,10 +446,38 @@ def _inword(folded: str, signature: str, drops: list[int], words: list[str]) -> 
             continue  # "5-4", "3.5": numbers, not words
         at = region.find("-", 1)
         while at != -1:  # the separators with a letter or digit on each side
-            if region[at - 1] != "-" and at + 1 < len(region) and region[at + 1] != "-":
-                drops.append(start + at)
-            at = region.find("-", at + 1)
+            run = len(region) - at - len(region[at:].lstrip("-"))
+            if (
+                region[at - 1] != "-"
+                and at + run < len(region)
+                and (run == 1 or _emphasis(folded, start + at, run, end))
+            ):
+                drops.extend(range(start + at, start + at + run))
+            at = region.find("-", at + run)
         words.append(folded[start:end].translate(_NO_SEPARATORS))
+
+
+# Markdown emphasis inside a word: "idi**o**t" renders as "idiot" with a bold "o". Only
+# paired: a lone "**" is masking ("nig**s"), not emphasis.
+_EMPHASIS = frozenset(["**", "***"])
+_STARS = re.compile(r"\*{2,3}")
+
+
+def _emphasis(folded: str, at: int, run: int, word_end: int) -> bool:
+    """Whether the `run` separators at `at` open or close bold in a word ending at `word_end`."""
+    mark = folded[at : at + run]
+    if mark not in _EMPHASIS:
+        return False
+    word_start = folded.rfind(" ", 0, at) + 1
+    return len(_STARS.findall(folded, word_start, word_end)) >= 2
+
+
+def _emphasis_ends_at(folded: str, signature: str, cut: int) -> bool:
+    """Whether the separators ending at `cut` are "**" or "***" after a letter or digit."""
+    first = cut
+    while first > max(cut - 3, 0) and signature[first - 1] == "-":
+        first -= 1
+    return first > 0 and signature[first - 1] in "a1" and folded[first : cut + 1] in _EMPHASIS
 
 
 def _leet(text: str, signature: str) -> list[tuple[str, tuple[str, ...]]]:

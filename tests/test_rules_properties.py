@@ -1,6 +1,7 @@
 """Property tests over the shipped rules, whatever they contain: every term still matches when
-spaced, dotted, repeated, written with homoglyphs, split by invisible characters or in
-leetspeak, with the span as written; innocent words that contain a term never match."""
+spaced, dotted, repeated, written with homoglyphs, split by invisible characters, in
+leetspeak, or hidden by markup the platform renders (character references, inline tags), with
+the span as written; innocent words that contain a term never match."""
 
 from __future__ import annotations
 
@@ -140,7 +141,37 @@ def leet(term: str, rng: random.Random) -> str:
     return _words(term, word)
 
 
-EVASIONS = {f.__name__: f for f in (spaced, dotted, invisible, repeated, homoglyph, leet)}
+def entities(term: str, rng: random.Random) -> str:
+    """Some letters as HTML character references, which platforms render: "id&#105;ot"."""
+    forms = ("&#{};".format, "&#x{:x};".format, "&#X{:04X};".format)
+    picks = {i for i, c in enumerate(term) if c.isalpha() and rng.random() < 0.3}
+    picks = picks or {next(i for i, c in enumerate(term) if c.isalpha())}
+    return "".join(rng.choice(forms)(ord(c)) if i in picks else c for i, c in enumerate(term))
+
+
+TAGS = ("<b></b>", "<!-- -->", "<i>", "</em>", '<span class="x">', "<wbr>", "<!---->")
+
+
+def markup(term: str, rng: random.Random) -> str:
+    """Inline HTML tags and comments inside words, or a letter in Markdown bold: "id<b></b>iot",
+    "idi**o**t". Readers see the word."""
+
+    def word(w: str) -> str:
+        inner = [i for i in range(1, len(w)) if w[i - 1].isalpha() and w[i].isalpha()]
+        if not inner:
+            return w
+        if rng.random() < 0.3 and len(w) >= 3:  # one inner letter in bold
+            at = rng.randrange(1, len(w) - 1)
+            return w[:at] + "**" + w[at] + "**" + w[at + 1 :]
+        cuts = {rng.choice(inner)} | {i for i in inner if rng.random() < 0.2}
+        return "".join((rng.choice(TAGS) if i in cuts else "") + c for i, c in enumerate(w))
+
+    return _words(term, word)
+
+
+EVASIONS = {
+    f.__name__: f for f in (spaced, dotted, invisible, repeated, homoglyph, leet, entities, markup)
+}
 
 
 def check(term: ShippedTerm, evasion: str, seed: int) -> str | None:
