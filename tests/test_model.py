@@ -94,6 +94,19 @@ def test_short_texts_score_like_detoxify_predict(loaded: LoadedModel) -> None:
         assert_close(score.labels, loaded.detox.predict(text), tol=1e-5)
 
 
+def test_the_model_reads_markup_as_rendered(loaded: LoadedModel) -> None:
+    """Character references and inline tags reach the model as the page shows them."""
+    scorer = DetoxifyScorer(SCORING, loaded)
+    typed = ["you&#8217;re <b>awful</b> &amp; rude", "caf&eacute; <em>is</em> shut"]
+    shown = ["you\u2019re awful & rude", "café is shut"]
+    for as_typed, as_shown in zip(
+        scorer.score_texts(typed), scorer.score_texts(shown), strict=True
+    ):
+        assert_close(as_typed.labels, as_shown.labels, tol=1e-6)
+    literal = loaded.detox.predict(typed[0])  # what reading the markup as text would give
+    assert any(abs(literal[k] - scorer.score_texts(typed)[0].labels[k]) > 1e-4 for k in literal)
+
+
 def test_threads_setting_sets_torch_threads(tiny_model: TinyModel) -> None:
     """model.threads is applied to torch when the model loads."""
     before = torch.get_num_threads()

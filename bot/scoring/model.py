@@ -17,6 +17,7 @@ import torch
 
 from bot.config import ModelSettings
 from bot.models import ModelScore
+from bot.rules.markup import unmarkup
 from bot.scoring.model_loading import (
     BASE_MODELS,
     LABEL_RENAMES,
@@ -93,9 +94,13 @@ class _Engine:
         return [self._to_score(row, n) for row, n in zip(best, counts, strict=True)]
 
     def _windows(self, texts: Sequence[str]) -> list[tuple[int, list[int]]]:
+        """Token windows of each text as its readers see it ("you&#8217;re" is "you’re")."""
         loaded = self.loaded
         encoded = loaded.detox.tokenizer(
-            list(texts), add_special_tokens=False, truncation=False, verbose=False
+            [unmarkup(text)[0] for text in texts],
+            add_special_tokens=False,
+            truncation=False,
+            verbose=False,
         )["input_ids"]
         return [
             (index, [*loaded.prefix, *window, *loaded.suffix])
