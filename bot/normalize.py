@@ -411,7 +411,7 @@ def _joined(folded: str, signature: str) -> list[tuple[str, spans.SpanMap, tuple
     if _TWO_SINGLES.search(f" {signature} "):
         for match in _SPACED.finditer(signature):
             start, end = match.span()
-            if any(folded[i] not in " \t" for i in range(start + 1, end, 2)):
+            if any(folded[i] not in " \t\n" for i in range(start + 1, end, 2)):
                 continue  # "a,b": other punctuation, not spelling out
             spaced.extend(range(start + 1, end, 2))
             words.append(folded[start:end:2])
