@@ -48,6 +48,9 @@ _SQUEEZE = re.compile(r"(?<=([a-z ]))\1+")  # the repeats after a letter or spac
 # after one space ("i d i o t"); a separator between letters ("id-iot": checked before it).
 _SPACED = re.compile(r"(?<![a1'])(?<![a1]-)[a1](?: [a1])+(?![a1']|-[a1])")
 _TWO_SINGLES = re.compile(r" [a1] [a1] ")  # on " " + signature + " ": "a b", "i d i o t"
+# Two or more single letters or digits, each two spaces apart ("i  d  i  o  t").
+_SPACED_WIDE = re.compile(r"(?<![a1'])(?<![a1]-)[a1](?:  [a1])++(?![a1']|-[a1]| [a1](?![a1']))")
+_TWO_WIDE = re.compile(r"(?<![a1'])[a1]  [a1](?![a1'])")
 _CUT = re.compile(r"-(?=[a1])")  # a separator before a letter or digit; checked before it
 _REGION = re.compile(r"[a1-]*")  # a word with its in-word separators, on the signature
 _NO_SEPARATORS = str.maketrans(  # complete for ASCII, like _ASCII_CANON
@@ -418,6 +421,14 @@ def _joined(folded: str, signature: str) -> list[tuple[str, spans.SpanMap, tuple
             if end - start >= 7 and folded[start] in "ai":
                 article.append(start + 1)
                 words.append(folded[start + 2 : end : 2])
+    if "  " in signature and _TWO_WIDE.search(signature):
+        for match in _SPACED_WIDE.finditer(signature):
+            start, end = match.span()
+            gaps = [i for gap in range(start + 1, end, 3) for i in (gap, gap + 1)]
+            if any(folded[i] not in " \t" for i in gaps):
+                continue
+            spaced.extend(gaps)
+            words.append(folded[start:end:3])
     readings = []
     if inword:
         readings.append(inword)

@@ -89,6 +89,7 @@ def test_trailing_punctuation_is_not_leet() -> None:
     [
         ("a i.d.i.o.t here", "i.d.i.o.t"),
         ("an i d i o t here", "i d i o t"),
+        ("an i  d  i  o  t  here", "i  d  i  o  t"),
         ("an\ni\nd\ni\no\nt\nhere", "i\nd\ni\no\nt"),  # stacked, one letter a line
         ("an і\u200bd\u200bі\u200bо\u200bt here", "і\u200bd\u200bі\u200bо\u200bt"),
         ("an iiiiddddiiiioooottt here", "iiiiddddiiiioooottt"),

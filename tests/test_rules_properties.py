@@ -1,8 +1,8 @@
 """Property tests over the shipped rules, whatever they contain: every term still matches when
-spaced, stacked one letter a line, dotted, repeated, written with homoglyphs, split by
-invisible characters, in leetspeak, or hidden by markup the platform renders (character
-references, inline tags), with the span as written; innocent words that contain a term never
-match."""
+spaced (one or two spaces apart), stacked one letter a line, dotted, repeated, written with
+homoglyphs, split by invisible characters, in leetspeak, or hidden by markup the platform
+renders (character references, inline tags), with the span as written; innocent words that
+contain a term never match."""
 
 from __future__ import annotations
 
@@ -95,6 +95,11 @@ def spaced(term: str, rng: random.Random) -> str:
     return _words(term, lambda w: " ".join(w) if "'" not in w else w, between="   ")
 
 
+def wide(term: str, rng: random.Random) -> str:
+    """ "i  d  i  o  t": letters two spaces apart; words four spaces apart."""
+    return _words(term, lambda w: "  ".join(w) if "'" not in w else w, between="    ")
+
+
 def stacked(term: str, rng: random.Random) -> str:
     """One letter a line, a blank line between words: text stacked vertically."""
     return _words(term, lambda w: "\n".join(w) if "'" not in w else w, between="\n\n")
@@ -177,7 +182,7 @@ def markup(term: str, rng: random.Random) -> str:
 
 EVASIONS = {
     f.__name__: f
-    for f in (spaced, stacked, dotted, invisible, repeated, homoglyph, leet, entities, markup)
+    for f in (spaced, wide, stacked, dotted, invisible, repeated, homoglyph, leet, entities, markup)
 }
 
 
