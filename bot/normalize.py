@@ -49,7 +49,9 @@ _SQUEEZE = re.compile(r"(?<=([a-z ]))\1+")  # the repeats after a letter or spac
 _SPACED = re.compile(r"(?<![a1'])(?<![a1]-)[a1](?: [a1])+(?![a1']|-[a1])")
 _TWO_SINGLES = re.compile(r" [a1] [a1] ")  # on " " + signature + " ": "a b", "i d i o t"
 # Two or more single letters or digits, each two spaces apart ("i  d  i  o  t").
-_SPACED_WIDE = re.compile(r"(?<![a1'])(?<![a1]-)[a1](?:  [a1])++(?![a1']|-[a1]| [a1](?![a1']))")
+_SPACED_WIDE = re.compile(
+    r"(?<![a1'])(?<![a1]-)[a1](?:  [a1](?![a1']))++(?![a1']|-[a1]| [a1](?![a1']))"
+)
 _TWO_WIDE = re.compile(r"(?<![a1'])[a1]  [a1](?![a1'])")
 _CUT = re.compile(r"-(?=[a1])")  # a separator before a letter or digit; checked before it
 _REGION = re.compile(r"[a1-]*")  # a word with its in-word separators, on the signature
