@@ -12,7 +12,7 @@ import pytest
 
 from bot.rules.loader import RuleLoadError, load_rules
 from bot.rules.schema import rules_schema, schema_text
-from bot.rules.testing import match, rules_from_yaml
+from bot.rules.testing import evaluate, match, rules_from_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,6 +165,75 @@ def test_lists_are_shared_across_files(tmp_path: Path) -> None:
     write(tmp_path, "lists:\n  groups: [martians]\n", name="lists.yaml")
     write(tmp_path, "rules:\n  - id: l.rule\n    match: {list: groups}\n", name="rules.yaml")
     assert [h.rule_id for h in match(load_rules([tmp_path]), "Martians!")] == ["l.rule"]
+
+
+SETS = """\
+exceptions:
+  reported:
+    - regex: 'said "[^"]*"'
+    - pattern: [{words: [not]}, {gap: 0-1}, {list: vermin}]
+lists:
+  vermin: [vermin, rats]
+"""
+
+
+def test_exception_sets_are_shared_across_files(tmp_path: Path) -> None:
+    """An exception set written once is used by rules in other files, with what it holds."""
+    write(tmp_path, SETS, name="shared.yaml")
+    write(
+        tmp_path,
+        """\
+        rules:
+          - id: a.rule
+            match: {list: vermin}
+            unless: [{use: reported}, {words: [rat poison]}]
+          - id: b.rule
+            match: {words: [martians]}
+            unless: {use: reported}
+        """,
+        name="rules.yaml",
+    )
+    rules = load_rules([tmp_path])
+    assert [h.rule_id for h in match(rules, "they are vermin")] == ["a.rule"]
+    assert match(rules, 'he said "they are vermin" and I left') == ()
+    assert match(rules, "they are not vermin") == ()
+    assert match(rules, 'she said "martians" twice') == ()
+    assert [h.rule_id for h in match(rules, "martians are vermin")] == ["b.rule", "a.rule"]
+    dropped = evaluate(rules, 'he said "they are vermin"').dropped
+    assert [why for _, why in dropped] == ["exception (unless) matched 'said \"they are vermin\"'"]
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (
+            "rules:\n  - id: r.x\n    match: {words: [x]}\n    unless: {use: reportd}\n",
+            "{path}:4: rule r.x: unless.0.use: unknown exception set 'reportd' (reported)",
+        ),
+        (
+            "rules:\n  - id: r.x\n    match: [{words: [x]}, {use: reported}]\n",
+            "{path}:2: rule r.x: match: `use` names an exception set: it belongs in unless",
+        ),
+        (
+            "exceptions:\n  again: {use: reported}\n",
+            "{path}:2: exceptions again: 0.use: a set cannot `use` another set",
+        ),
+        (
+            "exceptions:\n  reported: {words: [x]}\n",
+            "{path}:2: exceptions reported: already defined at {shared}:2",
+        ),
+        (
+            "exceptions:\n  other: {list: nope}\n",
+            "{path}:2: exceptions other: 0.list: unknown list 'nope' (known: vermin)",
+        ),
+    ],
+)
+def test_exception_set_mistakes_name_file_line_and_owner(
+    tmp_path: Path, rules: str, message: str
+) -> None:
+    shared = write(tmp_path, SETS, name="a.yaml")
+    path = write(tmp_path, rules, name="b.yaml")
+    assert load_error(shared, path) == message.format(path=path, shared=shared)
 
 
 @pytest.mark.parametrize(

@@ -142,6 +142,28 @@ def test_lint_warnings_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "0 errors, 5 warnings" in out
 
 
+def test_lint_reads_exception_sets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unused exception set, and repeated terms inside one, are warnings."""
+    path = write(
+        tmp_path,
+        """\
+        exceptions:
+          unused: {words: [blarg, blargg]}
+          used: {regex: 'said ".*"'}
+        rules:
+          - id: r.x
+            match: {words: [zorp]}
+            unless: {use: used}
+            examples: {match: [zorp]}
+        """,
+    )
+    assert main(["rules", "lint", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}:2: warning: exceptions unused: not used by any rule" in out
+    assert f"{path}:2: warning: exceptions unused: 'blargg' adds nothing to 'blarg'" in out
+    assert "0 errors, 2 warnings" in out
+
+
 def test_lint_of_the_shipped_rules_has_no_errors(capsys: pytest.CaptureFixture[str]) -> None:
     """The shipped rules lint without errors."""
     assert main(["rules", "lint"]) == 0

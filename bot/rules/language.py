@@ -1,8 +1,9 @@
 """The rule language: pydantic models of a rule file, the single source of its JSON Schema.
 
-A file may hold `lists` (named term lists, global across files), `allow` (a global allow-list)
-and `rules`. docs/rules.md documents every key; `python -m bot.rules.schema` regenerates
-docs/rules.schema.json from these models.
+A file may hold `lists` (named term lists, global across files), `exceptions` (named sets of
+exception matchers, global across files, used from a rule's `unless` with `use`), `allow` (a
+global allow-list) and `rules`. docs/rules.md documents every key; `python -m
+bot.rules.schema` regenerates docs/rules.schema.json from these models.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ class Matcher(_Model):
     list_: str | None = Field(None, alias="list", pattern=LIST_NAME, description="a named list")
     regex: str | None = Field(None, min_length=1, description="RE2 syntax, on the folded text")
     pattern: tuple[PatternStep, ...] | None = Field(None, min_length=1)
+    use: str | None = Field(
+        None, pattern=LIST_NAME, description="a named exception set (in unless only)"
+    )
 
     @field_validator("regex")
     @classmethod
@@ -108,11 +112,11 @@ class Matcher(_Model):
     @model_validator(mode="after")
     def _exactly_one(self) -> Matcher:
         keys: dict[str, object] = {"words": self.words, "terms": self.terms, "list": self.list_}
-        keys |= {"regex": self.regex, "pattern": self.pattern}
+        keys |= {"regex": self.regex, "pattern": self.pattern, "use": self.use}
         given = [k for k, v in keys.items() if v is not None]
         if len(given) != 1:
             raise ValueError(
-                f"a matcher is one of words, list, regex, pattern (got {given or 'none'})"
+                f"a matcher is one of words, list, regex, pattern, use (got {given or 'none'})"
             )
         return self
 
@@ -217,6 +221,8 @@ class Rule(_Model):
     def _matches_something(self) -> Rule:
         if not self.match and not self.terms:
             raise ValueError("nothing to match: add match (or the old terms)")
+        if any(m.use is not None for m in self.match):
+            raise ValueError("match: `use` names an exception set: it belongs in unless")
         return self
 
     def matchers(self) -> tuple[Matcher, ...]:
@@ -233,5 +239,17 @@ class RuleFile(_Model):
     lists: dict[Annotated[str, Field(pattern=LIST_NAME)], Terms] = Field(
         default_factory=dict, description="named term lists, usable from any rule file"
     )
+    exceptions: dict[Annotated[str, Field(pattern=LIST_NAME)], Matchers] = Field(
+        default_factory=dict,
+        description="named sets of exceptions, usable from any rule's unless: {use: NAME}",
+    )
     allow: tuple[Term, ...] = Field((), description="words and phrases no hit may lie inside")
     rules: tuple[Rule, ...] = ()
+
+    @field_validator("exceptions", mode="before")
+    @classmethod
+    def _sets_one_or_many(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {name: _listify(matchers) for name, matchers in value.items()}
+        return value
+

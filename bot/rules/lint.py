@@ -20,7 +20,7 @@ import re2
 from bot.models import Comment
 from bot.normalize import normalize_text
 from bot.rules.engine import CompiledRule, RuleSet
-from bot.rules.language import re2_options
+from bot.rules.language import Matcher, re2_options
 from bot.rules.loader import (
     ParsedFile,
     RuleLoadError,
@@ -28,6 +28,7 @@ from bot.rules.loader import (
     parse_file,
     rule_files,
     used_lists,
+    used_sets,
 )
 from bot.rules.matchers import Term, compile_term
 
@@ -65,6 +66,7 @@ def lint(paths: Iterable[Path]) -> list[Issue]:
     except RuleLoadError as exc:
         return [_error(str(exc))]
     issues += _unused_lists(files)
+    issues += _unused_sets(files)
     issues += _duplicates_and_wildcards(files)
     issues += _no_examples(rules)
     issues += _shadowed(files, rules)
@@ -89,6 +91,16 @@ def _unused_lists(files: Sequence[ParsedFile]) -> list[Issue]:
     ]
 
 
+def _unused_sets(files: Sequence[ParsedFile]) -> list[Issue]:
+    used = used_sets(files)
+    return [
+        Issue("warning", file.where("exceptions", name), f"exceptions {name}: not used by any rule")
+        for file in files
+        for name in file.model.exceptions
+        if name not in used
+    ]
+
+
 def _term_sets(file: ParsedFile) -> Iterable[tuple[str, tuple[str | int, ...], tuple[str, ...]]]:
     """(owner, YAML location, terms) for every list and words matcher in the file."""
     for name, terms in file.model.lists.items():
@@ -103,6 +115,12 @@ def _term_sets(file: ParsedFile) -> Iterable[tuple[str, tuple[str | int, ...], t
                 yield f"rule {rule.id}", ("rules", index, key, at, kind), words
         if rule.terms:
             yield f"rule {rule.id}", ("rules", index, "terms"), rule.terms
+    for name, matchers in file.model.exceptions.items():
+        for number, matcher in enumerate(matchers):
+            words = matcher.words or matcher.terms
+            if words:
+                kind = "words" if matcher.words else "terms"
+                yield f"exceptions {name}", ("exceptions", name, number, kind), words
 
 
 def _duplicates_and_wildcards(files: Sequence[ParsedFile]) -> list[Issue]:
@@ -225,17 +243,27 @@ def regex_ms(pattern: str) -> float:
 def _slow_regexes(files: Sequence[ParsedFile]) -> list[Issue]:
     issues = []
     for file in files:
-        for index, rule in enumerate(file.model.rules):
-            for key, matchers in (("match", rule.match), ("unless", rule.unless)):
-                for number, matcher in enumerate(matchers):
-                    if matcher.regex is None:
-                        continue
-                    ms = regex_ms(matcher.regex)
-                    if ms > SLOW_REGEX_MS:
-                        where = file.where("rules", index, key, number, "regex")
-                        message = (
-                            f"rule {rule.id}: regex takes {ms:.0f} ms on a 100 KB adversarial "
-                            f"text (limit {SLOW_REGEX_MS:.0f} ms)"
-                        )
-                        issues.append(Issue("warning", where, message))
+        for owner, loc, matchers in _matcher_lists(file):
+            for number, matcher in enumerate(matchers):
+                if matcher.regex is None:
+                    continue
+                ms = regex_ms(matcher.regex)
+                if ms > SLOW_REGEX_MS:
+                    where = file.where(*loc, number, "regex")
+                    message = (
+                        f"{owner}: regex takes {ms:.0f} ms on a 100 KB adversarial "
+                        f"text (limit {SLOW_REGEX_MS:.0f} ms)"
+                    )
+                    issues.append(Issue("warning", where, message))
     return issues
+
+
+def _matcher_lists(
+    file: ParsedFile,
+) -> Iterable[tuple[str, tuple[str | int, ...], tuple[Matcher, ...]]]:
+    """(owner, YAML location, matchers) for each rule's match and unless and each set."""
+    for index, rule in enumerate(file.model.rules):
+        yield f"rule {rule.id}", ("rules", index, "match"), rule.match
+        yield f"rule {rule.id}", ("rules", index, "unless"), rule.unless
+    for name, matchers in file.model.exceptions.items():
+        yield f"exceptions {name}", ("exceptions", name), matchers

@@ -1,7 +1,8 @@
 """Load rule files into a RuleSet, or fail with `FILE:LINE: rule ID: what is wrong`.
 
 Every file is parsed (YAML with duplicate keys refused), validated against the language
-models, and then compiled together: list names are global across files, rule ids unique.
+models, and then compiled together: list and exception-set names are global across files,
+rule ids unique.
 """
 
 from __future__ import annotations
@@ -73,12 +74,6 @@ class ParsedFile:
 
     def where(self, *loc: str | int) -> str:
         return f"{self.path}:{self.line(*loc)}"
-
-    def rule_error(self, index: int, loc: Loc, message: str) -> RuleLoadError:
-        rule_id = self.model.rules[index].id
-        key = ".".join(str(p) for p in loc)
-        where = self.where("rules", index, *loc)
-        return RuleLoadError(f"{where}: rule {rule_id}: {key + ': ' if key else ''}{message}")
 
 
 def rule_files(paths: Iterable[Path]) -> list[Path]:
@@ -206,25 +201,38 @@ class _Compiler:
                         f"already defined at {self._defined[name]}"
                     )
                 self._defined[name] = file.where("lists", name)
-                self.lists[name] = self._group(f"list {name}", terms, file, ("lists", name), "")
+                owner = f"list {name}"
+                self.lists[name] = self._group(owner, terms, file, ("lists", name), owner)
+        self.sets: dict[str, tuple[CompiledMatcher, ...]] = {}
+        defined: dict[str, str] = {}
+        for file in files:
+            for name, matchers in file.model.exceptions.items():
+                where = file.where("exceptions", name)
+                if name in defined:
+                    raise RuleLoadError(
+                        f"{where}: exceptions {name}: already defined at {defined[name]}"
+                    )
+                defined[name] = where
+                here = Where(file, ("exceptions", name), f"exceptions {name}")
+                self.sets[name] = tuple(
+                    c for i, m in enumerate(matchers) for c in self._matcher(here, (i,), m)
+                )
 
     def _group(
-        self, label: str, terms: tuple[str, ...], file: ParsedFile, loc: Loc, rule: str
+        self, label: str, terms: tuple[str, ...], file: ParsedFile, loc: Loc, owner: str
     ) -> int:
         try:
             group = self.terms.add_group(label, terms)
             assert self.leet_terms.add_group(label, terms) == group
             return group
         except TermError as exc:
-            where = file.where(*loc, exc.index)
-            owner = f"rule {rule}" if rule else f"list {loc[1]}" if loc[0] == "lists" else "allow"
-            raise RuleLoadError(f"{where}: {owner}: {exc}") from None
+            raise RuleLoadError(f"{file.where(*loc, exc.index)}: {owner}: {exc}") from None
 
     def allow(self) -> tuple[CompiledMatcher, ...]:
         out = []
         for file in self.files:
             if file.model.allow:
-                group = self._group("allow", file.model.allow, file, ("allow",), "")
+                group = self._group("allow", file.model.allow, file, ("allow",), "allow")
                 out.append(CompiledMatcher("words", "allow", group=group))
         return tuple(out)
 
@@ -239,72 +247,103 @@ class _Compiler:
                         f"{where}: rule {spec.id}: id already used at {seen[spec.id]}"
                     )
                 seen[spec.id] = where
+                here = Where(file, ("rules", index), f"rule {spec.id}")
                 matchers = tuple(
-                    self._matcher(file, index, loc, m) for loc, m in _matchers_with_loc(spec)
+                    c for loc, m in _matchers_with_loc(spec) for c in self._matcher(here, loc, m)
                 )
                 unless = tuple(
-                    self._matcher(file, index, ("unless", i), m) for i, m in enumerate(spec.unless)
+                    c
+                    for i, m in enumerate(spec.unless)
+                    for c in self._matcher(here, ("unless", i), m, unless=True)
                 )
                 line = file.line("rules", index)
                 out.append(CompiledRule(spec, str(file.path), line, matchers, unless))
         return tuple(out)
 
-    def _matcher(self, file: ParsedFile, index: int, loc: Loc, matcher: Matcher) -> CompiledMatcher:
-        rule = file.model.rules[index].id
+    def _matcher(
+        self, here: Where, loc: Loc, matcher: Matcher, unless: bool = False
+    ) -> tuple[CompiledMatcher, ...]:
+        """The compiled matcher at `loc` under `here` (an exception set's are several);
+        `unless`: an exception, which anchors nothing and triggers no regex scan."""
+        unless = unless or here.loc[0] == "exceptions"
+        owner = here.owner
         words = matcher.words or matcher.terms
         if words:
             key = "words" if matcher.words else "terms"
             full = (*loc, key) if loc[0] != "terms" else loc
-            group = self._group(f"{rule} {key}", words, file, ("rules", index, *full), rule)
-            self._anchor(group, loc)
-            return CompiledMatcher("words", f"words {_short(words)}", group=group)
+            group = self._group(f"{owner} {key}", words, here.file, here.at(*full), owner)
+            self._anchor(group, unless)
+            return (CompiledMatcher("words", f"words {_short(words)}", group=group),)
         if matcher.list_ is not None:
-            group = self._list(file, index, (*loc, "list"), matcher.list_)
-            self._anchor(group, loc)
-            return CompiledMatcher("list", f"list {matcher.list_}", group=group)
+            group = self._list(here, (*loc, "list"), matcher.list_)
+            self._anchor(group, unless)
+            return (CompiledMatcher("list", f"list {matcher.list_}", group=group),)
         if matcher.regex is not None:
-            number = self.regexes.add(matcher.regex, trigger=loc[0] != "unless")
-            return CompiledMatcher("regex", f"regex {matcher.regex!r}", regex=number)
+            number = self.regexes.add(matcher.regex, trigger=not unless)
+            return (CompiledMatcher("regex", f"regex {matcher.regex!r}", regex=number),)
+        if matcher.use is not None:
+            if here.loc[0] == "exceptions":
+                raise here.error((*loc, "use"), "a set cannot `use` another set")
+            if matcher.use not in self.sets:
+                known = ", ".join(sorted(self.sets)) or "none defined"
+                raise here.error((*loc, "use"), f"unknown exception set {matcher.use!r} ({known})")
+            return self.sets[matcher.use]
         assert matcher.pattern is not None
-        pattern = self._pattern(file, index, loc, matcher)
-        if loc[0] != "unless":
+        pattern = self._pattern(here, loc, matcher)
+        if not unless:
             best = min(pattern.steps, key=self.terms.commonness)
             pattern = Pattern(pattern.steps, pattern.gaps, anchor=best)
-            self._anchor(best, loc)
-        return CompiledMatcher("pattern", f"pattern #{loc[-1]}", pattern=pattern)
+            self._anchor(best, unless)
+        return (CompiledMatcher("pattern", f"pattern #{loc[-1]}", pattern=pattern),)
 
-    def _anchor(self, group: int, loc: Loc) -> None:
-        if loc[0] != "unless":
+    def _anchor(self, group: int, unless: bool) -> None:
+        if not unless:
             self.terms.anchors.add(group)
             self.leet_terms.anchors.add(group)
 
-    def _list(self, file: ParsedFile, index: int, loc: Loc, name: str) -> int:
+    def _list(self, here: Where, loc: Loc, name: str) -> int:
         if name not in self.lists:
             known = ", ".join(sorted(self.lists)) or "none defined"
-            raise file.rule_error(index, loc, f"unknown list {name!r} (known: {known})")
+            raise here.error(loc, f"unknown list {name!r} (known: {known})")
         return self.lists[name]
 
-    def _pattern(self, file: ParsedFile, index: int, loc: Loc, matcher: Matcher) -> Pattern:
-        rule = file.model.rules[index].id
+    def _pattern(self, here: Where, loc: Loc, matcher: Matcher) -> Pattern:
         steps: list[int] = []
         gaps: list[tuple[int, int]] = []
         gap = (0, 0)
         for number, step in enumerate(matcher.pattern or ()):
-            here = (*loc, "pattern", number)
+            at = (*loc, "pattern", number)
             if step.gap is not None:
                 gap = step.gap_range()
                 continue
             if step.list_ is not None:
-                group = self._list(file, index, (*here, "list"), step.list_)
+                group = self._list(here, (*at, "list"), step.list_)
             else:
                 words = step.words or step.terms or ()
                 key = "words" if step.words else "terms"
-                group = self._group(f"{rule} step", words, file, ("rules", index, *here, key), rule)
+                label = f"{here.owner} step"
+                group = self._group(label, words, here.file, here.at(*at, key), here.owner)
             if steps:
                 gaps.append(gap)
             steps.append(group)
             gap = (0, 0)
         return Pattern(tuple(steps), tuple(gaps))
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where matchers are written: a rule or an exception set, for locations and errors."""
+
+    file: ParsedFile
+    loc: Loc  # ("rules", index) or ("exceptions", name)
+    owner: str  # "rule ID" or "exceptions NAME"
+
+    def at(self, *loc: str | int) -> Loc:
+        return (*self.loc, *loc)
+
+    def error(self, loc: Loc, message: str) -> RuleLoadError:
+        key = ".".join(str(p) for p in loc)
+        return RuleLoadError(f"{self.file.where(*self.at(*loc))}: {self.owner}: {key}: {message}")
 
 
 def _matchers_with_loc(spec: Any) -> list[tuple[Loc, Matcher]]:
@@ -322,24 +361,36 @@ def _short(words: tuple[str, ...]) -> str:
 def used_lists(files: Iterable[ParsedFile]) -> set[str]:
     """Every list name some rule refers to (for `rules lint`)."""
     used: set[str] = set()
+    for matcher in _all_matchers(files):
+        if matcher.list_:
+            used.add(matcher.list_)
+        used.update(s.list_ for s in matcher.pattern or () if s.list_)
+    return used
+
+
+def used_sets(files: Iterable[ParsedFile]) -> set[str]:
+    """Every exception-set name some rule uses (for `rules lint`)."""
+    return {m.use for m in _all_matchers(files) if m.use is not None}
+
+
+def _all_matchers(files: Iterable[ParsedFile]) -> Iterable[Matcher]:
+    """Every matcher of every rule (match, the old terms, unless) and exception set."""
     for file in files:
         for rule in file.model.rules:
-            for matcher in (*rule.match, *rule.unless):
-                if matcher.list_:
-                    used.add(matcher.list_)
-                used.update(s.list_ for s in matcher.pattern or () if s.list_)
-    return used
+            yield from (*rule.matchers(), *rule.unless)
+        for matchers in file.model.exceptions.values():
+            yield from matchers
 
 
 def literal_terms(paths: Iterable[Path]) -> set[str]:
     """Every literal term in the rule files: lists, rule words, pattern steps, exceptions."""
     terms: set[str] = set()
-    for file in (parse_file(p) for p in rule_files(paths)):
+    files = [parse_file(p) for p in rule_files(paths)]
+    for file in files:
         for values in file.model.lists.values():
             terms.update(values)
-        for rule in file.model.rules:
-            for matcher in (*rule.matchers(), *rule.unless):
-                terms.update(matcher.words or matcher.terms or ())
-                for step in matcher.pattern or ():
-                    terms.update(step.words or step.terms or ())
+    for matcher in _all_matchers(files):
+        terms.update(matcher.words or matcher.terms or ())
+        for step in matcher.pattern or ():
+            terms.update(step.words or step.terms or ())
     return terms

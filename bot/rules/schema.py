@@ -27,6 +27,10 @@ def rules_schema() -> dict[str, Any]:
             "anyOf": [{"$ref": "#/$defs/Matcher"}, {k: v for k, v in rule[key].items()}],
             "description": rule[key].get("description", ""),
         }
+    # so does each named exception set
+    for name, matchers in schema["properties"]["exceptions"]["patternProperties"].items():
+        one_or_many = {"anyOf": [{"$ref": "#/$defs/Matcher"}, matchers]}
+        schema["properties"]["exceptions"]["patternProperties"][name] = one_or_many
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
