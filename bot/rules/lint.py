@@ -65,8 +65,8 @@ def lint(paths: Iterable[Path]) -> list[Issue]:
         rules = build_ruleset(files, include_disabled=True)
     except RuleLoadError as exc:
         return [_error(str(exc))]
-    issues += _unused_lists(files)
-    issues += _unused_sets(files)
+    issues += _unused(files, "lists", "list", used_lists(files))
+    issues += _unused(files, "exceptions", "exceptions", used_sets(files))
     issues += _duplicates_and_wildcards(files)
     issues += _no_examples(rules)
     issues += _shadowed(files, rules)
@@ -81,22 +81,12 @@ def _error(message: str) -> Issue:
     return Issue("error", message.split(":", 1)[0], message)
 
 
-def _unused_lists(files: Sequence[ParsedFile]) -> list[Issue]:
-    used = used_lists(files)
+def _unused(files: Sequence[ParsedFile], key: str, owner: str, used: set[str]) -> list[Issue]:
+    """Named lists or exception sets (`key`) that no rule uses."""
     return [
-        Issue("warning", file.where("lists", name), f"list {name}: not used by any rule")
+        Issue("warning", file.where(key, name), f"{owner} {name}: not used by any rule")
         for file in files
-        for name in file.model.lists
-        if name not in used
-    ]
-
-
-def _unused_sets(files: Sequence[ParsedFile]) -> list[Issue]:
-    used = used_sets(files)
-    return [
-        Issue("warning", file.where("exceptions", name), f"exceptions {name}: not used by any rule")
-        for file in files
-        for name in file.model.exceptions
+        for name in getattr(file.model, key)
         if name not in used
     ]
 
