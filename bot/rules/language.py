@@ -252,4 +252,3 @@ class RuleFile(_Model):
         if isinstance(value, dict):
             return {name: _listify(matchers) for name, matchers in value.items()}
         return value
-
