@@ -47,6 +47,7 @@ _SQUEEZE = re.compile(r"(?<=([a-z ]))\1+")  # the repeats after a letter or spac
 # On the signature (bot.rules.folding.SIGNATURE): two or more single letters or digits, each
 # after one space ("i d i o t"); a separator between letters ("id-iot": checked before it).
 _SPACED = re.compile(r"(?<![a1'])(?<![a1]-)[a1](?: [a1])+(?![a1']|-[a1])")
+_BLANKS = frozenset(" \t\n")
 _TWO_SINGLES = re.compile(r" [a1] [a1] ")  # on " " + signature + " ": "a b", "i d i o t"
 # Two or more single letters or digits, each two spaces apart ("i  d  i  o  t").
 _SPACED_WIDE = re.compile(
@@ -416,8 +417,10 @@ def _joined(folded: str, signature: str) -> list[tuple[str, spans.SpanMap, tuple
     if _TWO_SINGLES.search(f" {signature} "):
         for match in _SPACED.finditer(signature):
             start, end = match.span()
-            if any(folded[i] not in " \t\n" for i in range(start + 1, end, 2)):
-                continue  # "a,b": other punctuation, not spelling out
+            between = {folded[i] for i in range(start + 1, end, 2)}
+            if not between <= _BLANKS and (len(between) > 1 or end - start < 5):
+                continue  # "a,b", "x/y", "a/b,c": punctuation, not spelling out; one
+                # symbol repeated between 3+ letters spells a word ("i🔥d🔥i🔥o🔥t")
             spaced.extend(range(start + 1, end, 2))
             words.append(folded[start:end:2])
             if end - start >= 7 and folded[start] in "ai":

@@ -1,8 +1,8 @@
 """Property tests over the shipped rules, whatever they contain: every term still matches when
-spaced (one or two spaces apart), stacked one letter a line, dotted, repeated, written with
-homoglyphs, split by invisible characters, in leetspeak, or hidden by markup the platform
-renders (character references, inline tags), with the span as written; innocent words that
-contain a term never match."""
+spaced (one or two spaces apart), stacked one letter a line, split by a symbol, dotted,
+repeated, written with homoglyphs, split by invisible characters, in leetspeak, or hidden by
+markup the platform renders (character references, inline tags), with the span as written;
+innocent words that contain a term never match."""
 
 from __future__ import annotations
 
@@ -100,6 +100,13 @@ def wide(term: str, rng: random.Random) -> str:
     return _words(term, lambda w: "  ".join(w) if "'" not in w else w, between="    ")
 
 
+def symbols(term: str, rng: random.Random) -> str:
+    """One symbol or emoji between the letters of each word of 3+ letters: "i🔥d🔥i🔥o🔥t",
+    "i/d/i/o/t"; words three spaces apart."""
+    sep = rng.choice(["🔥", "💀", "/", ",", ":", "♥"])
+    return _words(term, lambda w: sep.join(w) if len(w) >= 3 and w.isalpha() else w, "   ")
+
+
 def stacked(term: str, rng: random.Random) -> str:
     """One letter a line, a blank line between words: text stacked vertically."""
     return _words(term, lambda w: "\n".join(w) if "'" not in w else w, between="\n\n")
@@ -180,10 +187,9 @@ def markup(term: str, rng: random.Random) -> str:
     return _words(term, word)
 
 
-EVASIONS = {
-    f.__name__: f
-    for f in (spaced, wide, stacked, dotted, invisible, repeated, homoglyph, leet, entities, markup)
-}
+SPACING = (spaced, wide, stacked, symbols, dotted, invisible)
+LETTERS = (repeated, homoglyph, leet, entities, markup)
+EVASIONS = {f.__name__: f for f in (*SPACING, *LETTERS)}
 
 
 def check(term: ShippedTerm, evasion: str, seed: int) -> str | None:
