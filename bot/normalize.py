@@ -426,7 +426,7 @@ def _joined(folded: str, signature: str) -> list[tuple[str, spans.SpanMap, tuple
             if end - start >= 7 and folded[start] in "ai":
                 article.append(start + 1)
                 words.append(folded[start + 2 : end : 2])
-    if "  " in signature and _TWO_WIDE.search(signature):
+    if "  " in folded and _TWO_WIDE.search(signature):
         for match in _SPACED_WIDE.finditer(signature):
             start, end = match.span()
             gaps = [i for gap in range(start + 1, end, 3) for i in (gap, gap + 1)]
@@ -462,7 +462,9 @@ def _inword(folded: str, signature: str, drops: list[int], words: list[str]) -> 
             continue  # "5-4", "3.5": numbers, not words
         at = region.find("-", 1)
         while at != -1:  # the separators with a letter or digit on each side
-            run = len(region) - at - len(region[at:].lstrip("-"))
+            run = 1
+            while at + run < len(region) and region[at + run] == "-":
+                run += 1
             if (
                 region[at - 1] != "-"
                 and at + run < len(region)
