@@ -152,6 +152,70 @@ def test_leet_does_not_create_hits_from_numbers() -> None:
     assert match(rules, "the 4 55 in 2024, the 3rd, $455") == ()
 
 
+MASKED = """\
+rules:
+  - id: masked.{mode}
+    action: hide
+    leet: {mode}
+    match: {{words: [faggot, cunt, kill all, whore]}}
+  - id: masked.common
+    action: score
+    match: {{words: [where are you, can't stop]}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("you f*ggot", "f*ggot"),
+        ("what a c#nt", "c#nt"),
+        ("k_ll all of them", "k_ll all"),
+        ("you wh*re", "wh*re"),  # "where" is a term word too: each reading is tried
+        ("you F*GG*T", "F*GG*T"),
+    ],
+)
+def test_masked_letters_read_as_the_term_words_they_fit(text: str, span: str) -> None:
+    """One mask character a letter: a hit found only that way is capped at flag."""
+    [hit] = match(rules_from_yaml(MASKED.format(mode="flag")), text)
+    assert (text[hit.start : hit.end], hit.action) == (span, Verdict.FLAG)
+    assert "masked letters only" in hit.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "f***t and f*t",  # more hidden than shown, or nothing after the mask
+        "*aggot, faggo*",  # a mask at either end of the word
+        "f*ggit and f*got",  # other letters; one letter short of "faggot"
+        "my_var = x*y; see note*",
+        "f*gg0t",  # masks and leetspeak together are not guessed
+    ],
+)
+def test_masked_words_that_do_not_fit_a_term_are_left_alone(text: str) -> None:
+    """Masks at a word's edge, more masks than letters, or letters that differ: no reading."""
+    assert match(rules_from_yaml(MASKED.format(mode="flag")), text) == ()
+
+
+def test_masked_readings_follow_the_leet_setting() -> None:
+    """`leet: full` acts on masked hits as on any; `leet: off` drops them and says why."""
+    [hit] = match(rules_from_yaml(MASKED.format(mode="full")), "you f*ggot")
+    assert hit.action == Verdict.HIDE
+    result = evaluate(rules_from_yaml(MASKED.format(mode="off")), "you f*ggot")
+    assert result.hits == []
+    assert [why for _, why in result.dropped] == ["masked letters only, and the rule has leet: off"]
+
+
+def test_masked_views_show_every_reading() -> None:
+    """`explain` shows each reading of an ambiguous masked word as a view of its own."""
+    result = evaluate(rules_from_yaml(MASKED.format(mode="flag")), "wh*re are you")
+    masked = [(v.text, v.words) for v in result.views if v.name == "masked"]
+    assert masked == [("where are you", ("where",)), ("whore are you", ("whore",))]
+    assert [(h.rule_id, h.action) for h, _ in result.hits] == [
+        ("masked.common", Verdict.NONE),
+        ("masked.flag", Verdict.FLAG),
+    ]
+
+
 QUOTES = """\
 rules:
   - id: slur.q

@@ -1,8 +1,8 @@
 """Property tests over the shipped rules, whatever they contain: every term still matches when
 spaced (one or two spaces apart), stacked one letter a line, split by a symbol, dotted,
-repeated, written with homoglyphs, split by invisible characters, in leetspeak, or hidden by
-markup the platform renders (character references, inline tags), with the span as written;
-innocent words that contain a term never match."""
+repeated, written with homoglyphs, split by invisible characters, in leetspeak, hidden by
+markup the platform renders (character references, inline tags), or with a letter masked,
+with the span as written; innocent words that contain a term never match."""
 
 from __future__ import annotations
 
@@ -187,8 +187,28 @@ def markup(term: str, rng: random.Random) -> str:
     return _words(term, word)
 
 
+def masked(term: str, rng: random.Random) -> str:
+    """One inner letter of a word of four or more masked, as authors self-censor: "f*ggot",
+    "c#nt", "r_tard". The rule set reads it back from its own words, when they leave it few
+    readings ("li#e" could be too many words, and is left alone)."""
+    words = term.split(" ")
+    spots = [
+        (i, at)
+        for i, w in enumerate(words)
+        if len(w) >= 4 and w.isalpha()
+        for at in range(1, len(w) - 1)
+        if SHIPPED.masked.readings(w[:at] + "*" + w[at + 1 :])
+    ]
+    if not spots:
+        return term
+    pick, at = rng.choice(spots)
+    words[pick] = words[pick][:at] + rng.choice("*#_") + words[pick][at + 1 :]
+    return " ".join(words)
+
+
 SPACING = (spaced, wide, stacked, symbols, dotted, invisible)
-LETTERS = (repeated, homoglyph, leet, entities, markup)
+LETTERS = (repeated, homoglyph, leet, entities, markup, masked)
+GUESSED = ("leet", "masked")  # readings capped at flag (`leet: flag`), ignored with `leet: off`
 EVASIONS = {f.__name__: f for f in (*SPACING, *LETTERS)}
 
 
@@ -197,15 +217,21 @@ def check(term: ShippedTerm, evasion: str, seed: int) -> str | None:
     written = EVASIONS[evasion](term.term, random.Random(seed))
     hits = _rule_hits(SHIPPED, term.rule, PREFIX + written + SUFFIX)
     spans = [m for m, _, _ in hits]
-    if evasion == "leet" and term.leet == "off":
+    if evasion in GUESSED and term.leet == "off":
         return None
-    if written not in spans:
+    if written not in spans and not (evasion in GUESSED and _plain_part(hits, written)):
         return f"{term.rule}: {term.term!r} as {written!r}: matched {spans}"
-    capped = evasion == "leet" and term.leet == "flag"
+    capped = evasion in GUESSED and term.leet == "flag"
     for matched, action, found in hits:
-        if capped and matched == written and found.view == "leet" and action > Verdict.FLAG:
-            return f"{term.rule}: leet-only {written!r} is {action.word}, not capped at flag"
+        if capped and matched == written and found.view in GUESSED and action > Verdict.FLAG:
+            return f"{term.rule}: {evasion}-only {written!r} is {action.word}, not capped at flag"
     return None
+
+
+def _plain_part(hits: list[tuple[str, Verdict, Found]], written: str) -> bool:
+    """Whether the rule matched a plainly written part of `written` ("go die" in "go die in a
+    h_le"): the engine keeps such a hit rather than a guessed reading of the whole."""
+    return bool(hits) and all(f.view not in GUESSED and m in written for m, _, f in hits)
 
 
 def test_the_shipped_rules_have_terms_to_test() -> None:
@@ -259,7 +285,7 @@ ALL_TERMS = _all_terms()
 def term_spans(term: str, text: str) -> list[str]:
     """Where the matcher finds `term` in `text` (any view), as the original text it spans."""
     found = []
-    for view in normalize(Comment(site="t", id="1", text=text)).views:
+    for view in SHIPPED.views(normalize(Comment(site="t", id="1", text=text))):
         compiled = compile_term(term, leet=view.name == "leet")
         key = f" {compiled.key} "
         at = view.padded.find(key)

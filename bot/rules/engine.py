@@ -1,9 +1,10 @@
 """The rule set: match a normalized comment against every rule, then settle each rule's hits.
 
-Settling, in order: a hit found only in a leet view is leet-only (dropped for `leet: off`);
+Settling, in order: a hit found only in a leet view is leet-only, one found only in a masked
+view ("f*ggot" read as a term word) masked-only; both are guesses (dropped for `leet: off`);
 overlapping hits of one rule become one; a rule whose `when` fails drops its hits; a hit an
 `unless` exception overlaps is dropped; a hit inside a global `allow` phrase is dropped; a hit
-wholly inside a quote is dropped (`quotes: none`) or marked. Leet-only and quoted hits are
+wholly inside a quote is dropped (`quotes: none`) or marked. Guessed and quoted hits are
 capped at flag unless the rule says `full`. `evaluate` keeps the dropped hits and why, for
 `modbot rules explain`.
 """
@@ -17,11 +18,14 @@ from bot.models import Comment, NormalizedText, RuleHit, Verdict
 from bot.normalize import View, emoji_end, normalize_text
 from bot.rules.conditions import failed_condition
 from bot.rules.language import Rule
+from bot.rules.masked import MaskedWords
 from bot.rules.matchers import MAX_HITS, Pattern, RegexBank, Span, TermIndex
 from bot.rules.quotes import inside
 
 _NONE: frozenset[int] = frozenset()
 LEET_NOTE = "leetspeak only"
+MASKED_NOTE = "masked letters only"
+GUESSES = {"leet": LEET_NOTE, "masked": MASKED_NOTE}  # views that guess at letters
 QUOTE_NOTE = "only inside a quote"
 
 
@@ -127,6 +131,7 @@ class RuleSet:
         self.version = version
         self.allow = allow
         self.lists = dict(lists or {})  # list name -> term group
+        self.masked = MaskedWords.of_terms(term.text for term in terms.terms)
         self._by_id = {r.id: r for r in rules}
         self._index()
 
@@ -157,12 +162,17 @@ class RuleSet:
         """Every rule hit in the comment, spans in the original text, in text order."""
         return tuple(hit for hit, _ in self.evaluate(comment, text).hits)
 
-    def scans(self, text: NormalizedText) -> list[Scan]:
-        """Each view's occurrences. Regexes run on the plain and leet views: they see the
+    def views(self, text: NormalizedText) -> tuple[View, ...]:
+        """The normalized views, and the masked ones this rule set's words can read."""
+        masked = self.masked.views(text.views[0])
+        return (*text.views, *masked) if masked else text.views
+
+    def scans(self, views: tuple[View, ...]) -> list[Scan]:
+        """Each view's occurrences. Regexes run on all but the joined views: they see the
         separators a joined view drops, so a regex can target "n-i-g" spellings itself."""
-        plain = text.views[0]
+        plain = views[0]
         out = []
-        for view in text.views:
+        for view in views:
             index = self.leet_terms if view.name == "leet" else self.terms
             found = index.scan(view, None if view is plain else plain)
             regexes = self.regexes.matching(view.text) if view.name != "joined" else _NONE
@@ -173,8 +183,9 @@ class RuleSet:
     def evaluate(self, comment: Comment, text: NormalizedText) -> Evaluation:
         """Hits and the hits dropped on the way, with why."""
         normalized = text if text.views else normalize_text(text.original, text.platform)
-        scans = self.scans(normalized)
-        result = Evaluation(normalized.views, normalized.quotes)
+        views = self.views(normalized)
+        scans = self.scans(views)
+        result = Evaluation(views, normalized.quotes)
         if not scans:
             return result
         candidates: dict[int, list[Found]] = {}
@@ -238,15 +249,16 @@ class _Settler:
                 self.out.hits.append((_hit(found, self.text.original), found))
 
     def _merge(self, rule: CompiledRule, candidates: list[Found]) -> list[Found]:
-        plain = [f for f in candidates if f.view != "leet"]
+        plain = [f for f in candidates if f.view not in GUESSES]
         kept = list(plain)
         for found in candidates:
-            if found.view != "leet" or any(p.overlaps(found.start, found.end) for p in plain):
+            note = GUESSES.get(found.view)
+            if note is None or any(p.overlaps(found.start, found.end) for p in plain):
                 continue
             if rule.spec.leet == "off":
-                self.out.dropped.append((found, "leetspeak only, and the rule has leet: off"))
+                self.out.dropped.append((found, f"{note}, and the rule has leet: off"))
                 continue
-            found.notes.append(LEET_NOTE)
+            found.notes.append(note)
             kept.append(found)
         kept.sort(key=lambda f: (f.start, f.start - f.end, bool(f.notes)))
         merged: list[Found] = []
@@ -277,7 +289,7 @@ class _Settler:
         out: list[Span] = []
         for matcher in matchers:
             if matcher.kind == "regex":
-                for view in self.text.views:
+                for view in self.out.views:
                     out.extend(regex_spans(view, matcher.regex, bank))
                 continue
             for scan in self._full_scans() if full else self.scans:
@@ -291,7 +303,7 @@ class _Settler:
             everything = frozenset(range(len(rules.terms.groups)))
             regexes = {id(scan.view): scan.regexes for scan in self.scans}
             self._full = []
-            for view in self.text.views:
+            for view in self.out.views:
                 index = rules.leet_terms if view.name == "leet" else rules.terms
                 found = index.scan_groups(view, everything)
                 self._full.append(Scan(view, found, regexes.get(id(view), _NONE)))
@@ -320,7 +332,8 @@ def _hit(found: Found, original: str) -> RuleHit:
     rule = found.rule
     spec = rule.spec
     action = rule.verdict
-    capped = (LEET_NOTE in found.notes and spec.leet == "flag") or (
+    guessed = LEET_NOTE in found.notes or MASKED_NOTE in found.notes
+    capped = (guessed and spec.leet == "flag") or (
         QUOTE_NOTE in found.notes and spec.quotes == "flag"
     )
     if capped:

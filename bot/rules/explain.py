@@ -16,7 +16,7 @@ def explain(rules: RuleSet, comment: Comment, platform: str = "") -> dict[str, A
     return {
         "text": comment.text,
         "rules_version": rules.version,
-        "views": [_view(v) for v in text.views],
+        "views": [_view(v) for v in result.views],
         "quotes": [{"start": s, "end": e, "text": comment.text[s:e]} for s, e in text.quotes],
         "hits": [_hit(hit, found) for hit, found in result.hits],
         "dropped": [_found(found, text) | {"why": why} for found, why in result.dropped],

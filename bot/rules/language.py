@@ -192,7 +192,9 @@ class Rule(_Model):
     labels: tuple[str, ...] = ()
     enabled: bool = True
     shadow: bool = Field(False, description='recorded as "would have", never acted on')
-    leet: Literal["flag", "full", "off"] = Field("flag", description="cap for leet-only hits")
+    leet: Literal["flag", "full", "off"] = Field(
+        "flag", description="cap for hits found only by guessing letters: leetspeak, masks"
+    )
     quotes: Literal["flag", "none", "full"] = Field("flag", description="cap for quoted hits")
     match: Matchers = Field((), description="one matcher or a list: any of them")
     terms: Terms | None = Field(None, description="old spelling of match: {words: [...]}")
