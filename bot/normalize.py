@@ -113,13 +113,14 @@ class _Canonical:
     letters squeezed. The string is built with C-speed string operations; its offset maps,
     needed only to report a hit, are built on first use."""
 
-    __slots__ = ("_maps", "_words", "padded", "text")
+    __slots__ = ("_maps", "_spaces", "_words", "padded", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.padded = f" {squeezed_canonical(text)} "
         self._maps: tuple[spans.SpanMap, spans.SpanMap] | None = None
         self._words: list[str] | None = None  # the words before squeezing, for `run`
+        self._spaces = (0, 0)  # (padded position, spaces before it): `run` counts onwards
 
     def _build_maps(self) -> tuple[spans.SpanMap, spans.SpanMap]:
         """(squeezed -> spaced, spaced -> text), the same string built step by step."""
@@ -139,8 +140,12 @@ class _Canonical:
         at = index + 1  # padded position
         if self._maps is None and 0 < at < len(padded) - 1 and padded[at] != " ":
             start = padded.rfind(" ", 0, at) + 1
-            # squeezing keeps every word, so the k-th squeezed word is the k-th word before
-            ordinal = padded.count(" ", 0, start) - (2 if padded.startswith("  ") else 1)
+            # squeezing keeps every word, so the k-th squeezed word is the k-th word before;
+            # hits come in text order, so the spaces are counted on from the last one asked
+            at_before, before = self._spaces if self._spaces[0] <= start else (0, 0)
+            before += padded.count(" ", at_before, start)
+            self._spaces = (start, before)
+            ordinal = before - (2 if padded.startswith("  ") else 1)
             if self._words is None:
                 self._words = _unsqueezed(self.text).split()
             word = self._words[ordinal]

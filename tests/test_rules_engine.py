@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.models import Verdict
+from bot.rules.masked import LOOKUPS_MAX
+from bot.rules.matchers import MAX_HITS
 from bot.rules.testing import evaluate, match, rules_from_yaml, spans
 
 VERMIN = rules_from_yaml(
@@ -214,6 +216,22 @@ def test_masked_views_show_every_reading() -> None:
         ("masked.common", Verdict.NONE),
         ("masked.flag", Verdict.FLAG),
     ]
+
+
+def test_a_flood_of_masked_words_is_looked_up_a_bounded_number_of_times() -> None:
+    """Repeats of a masked word are read from its first lookup; past LOOKUPS_MAX distinct
+    masked words a comment's further ones are left as typed."""
+    rules = rules_from_yaml(MASKED.format(mode="flag"))
+    repeated = match(rules, "you f*ggot " * 5_000)
+    assert {h.rule_id for h in repeated} == {"masked.flag"} and len(repeated) == MAX_HITS
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = [f"q*{a}{b}{c}" for a in letters for b in letters for c in letters]
+    flood = " ".join(words[:LOOKUPS_MAX])
+    [hit] = match(rules, f"you f*ggot {flood}")
+    assert hit.matched == "f*ggot"
+    assert match(rules, f"{flood} you f*ggot") == ()
+    below = " ".join(words[: LOOKUPS_MAX - 1])
+    assert [h.matched for h in match(rules, f"{below} you f*ggot")] == ["f*ggot"]
 
 
 QUOTES = """\

@@ -95,6 +95,22 @@ def test_a_1mb_comment_of_one_letter_finishes_in_seconds() -> None:
         assert time.process_time() - start < 10
 
 
+def test_a_1mb_comment_of_one_repeated_term_finishes_in_seconds() -> None:
+    """A slur repeated a hundred thousand times, plain or masked, and a flood of distinct
+    masked words: each occurrence costs no more than the text up to it."""
+    rng = random.Random(5)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    masked = " ".join(
+        rng.choice(letters) + "*" + "".join(rng.choices(letters, k=rng.randint(1, 5)))
+        for _ in range(150_000)
+    )
+    for text in ("faggot " * 150_000, "f*ggot " * 150_000, "wh*re " * 170_000, masked):
+        start = time.process_time()
+        hits = shipped_hits(text)
+        assert time.process_time() - start < 10
+        check_hits(text, hits)
+
+
 def test_deeply_nested_quotes_finish_and_cap() -> None:
     """10,000 nested [quote] levels and 10,000 ">" are tracked by counting, not recursion."""
     rules = rules_from_yaml("rules:\n  - id: q.rule\n    action: hide\n    terms: [zorp]\n")

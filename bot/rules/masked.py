@@ -19,6 +19,7 @@ _TOKEN = re.compile(r"(?<![\w*#])[a-z]+(?:[*#_]+[a-z]+)+(?![\w*#])")
 _MASK = re.compile(r"[*#_]")
 _LETTERS = re.compile(r"[a-z]{3,}")
 READINGS_MAX = 3  # a masked word with more readings than this could be anything
+LOOKUPS_MAX = 1000  # distinct masked words looked up in one comment; the rest are left as typed
 
 
 class MaskedWords:
@@ -55,8 +56,14 @@ class MaskedWords:
         if "*" not in text and "#" not in text and "_" not in text:
             return []
         tokens = []
+        known: dict[str, list[str]] = {}  # a comment repeating a masked word looks it up once
         for match in _TOKEN.finditer(text):
-            readings = self.readings(match.group())
+            token = match.group()
+            readings = known.get(token)
+            if readings is None:
+                if len(known) >= LOOKUPS_MAX:
+                    continue  # a flood of masked words costs a bounded number of lookups
+                readings = known[token] = self.readings(token)
             if readings:
                 tokens.append((match.start(), match.end(), readings))
         views = []

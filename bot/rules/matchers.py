@@ -323,7 +323,7 @@ class Pattern:
         low, high = self.gaps[step - 1]
         candidates = occurrences[step]
         for start, end in candidates[bisect_left(candidates, (prev_end + 1, -1)) :]:
-            words = view.padded.count(" ", prev_end + 1, start + 1) - 1
+            words = _words_between(view.padded, prev_end + 1, start + 1, high)
             if words > high or crosses_sentence(view, prev_end, start):
                 break
             if words >= low:
@@ -332,6 +332,18 @@ class Pattern:
                     return last
         failed.add((step, prev_end))
         return None
+
+
+def _words_between(padded: str, first: int, last: int, most: int) -> int:
+    """The words between two padded positions (their spaces less one), counted no further
+    than `most` + 1: the next step may lie a megabyte away."""
+    pos = first
+    for spaces in range(most + 2):
+        pos = padded.find(" ", pos, last)
+        if pos < 0:
+            return spaces - 1
+        pos += 1
+    return most + 1
 
 
 _NO_REGEXES: frozenset[int] = frozenset()
