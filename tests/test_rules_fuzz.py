@@ -21,6 +21,7 @@ PIECES = [
     "idiot", "i d i o t", "m0r0n", "you", "are", "vermin", "immigrants", "kill", "k1ll",
     "> ", "\n", "[quote]", "[/quote]", "<blockquote>", "</blockquote>", "\u200b", "ё", "🐀",
     "=", "$", "!", "-", ".", "'", "ⓘ", "ﬁ", "ß", "e\u0301", "\ufe0f", "\u202e", " ",
+    "f*ggot", "wh*re", "c#nt", "*", "#", "_", "k_ll",
 ]  # fmt: skip
 
 
@@ -62,6 +63,23 @@ def test_every_view_maps_any_span_into_the_text(text: str, data: st.DataObject) 
         end = data.draw(st.integers(start + 1, size))
         first, last = view.original_span(start, end)
         assert 0 <= first <= last <= len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(
+        st.sampled_from(PIECES) | st.text("abcdefghijklmnopqrstuvwxyz*#_ ", max_size=8), max_size=30
+    )
+)
+def test_masked_views_keep_the_plain_views_offsets(parts: list[str]) -> None:
+    """A masked view swaps one letter for one mask, so the plain view's offsets serve it."""
+    assert SHIPPED.masked.views(normalize_text("you f*ggot").views[0])  # the views are made
+    text = "".join(parts)
+    plain = normalize_text(text).views[0]
+    for view in SHIPPED.masked.views(plain):
+        assert len(view.text) == len(plain.text) and view.to_original is plain.to_original
+        changed = [a for a, b in zip(plain.text, view.text, strict=True) if a != b]
+        assert set(changed) <= set("*#_")
 
 
 def big_comment(size: int) -> str:
