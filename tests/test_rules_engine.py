@@ -3,6 +3,7 @@ and conditions."""
 
 from __future__ import annotations
 
+import string
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -224,7 +225,7 @@ def test_a_flood_of_masked_words_is_looked_up_a_bounded_number_of_times() -> Non
     rules = rules_from_yaml(MASKED.format(mode="flag"))
     repeated = match(rules, "you f*ggot " * 5_000)
     assert {h.rule_id for h in repeated} == {"masked.flag"} and len(repeated) == MAX_HITS
-    letters = "abcdefghijklmnopqrstuvwxyz"
+    letters = string.ascii_lowercase
     words = [f"q*{a}{b}{c}" for a in letters for b in letters for c in letters]
     flood = " ".join(words[:LOOKUPS_MAX])
     [hit] = match(rules, f"you f*ggot {flood}")
