@@ -164,10 +164,44 @@ def test_lint_reads_exception_sets(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "0 errors, 2 warnings" in out
 
 
-def test_lint_of_the_shipped_rules_has_no_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    """The shipped rules lint without errors."""
+def test_lint_finds_terms_the_rules_own_exceptions_always_drop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An exception matching inside a term (alone or a pattern step's) drops every hit with
+    it: "the gas" inside "in the gas chambers", "not" inside "will not see tomorrow"."""
+    path = write(
+        tmp_path,
+        """\
+        lists:
+          places: [in the gas chambers, in the ovens]
+        rules:
+          - id: r.x
+            match:
+              - words: [zorp, will not see tomorrow]
+              - pattern:
+                  - words: [throw them]
+                  - list: places
+            unless:
+              - words: [not, the gas]
+            examples: {match: [zorp, throw them in the ovens]}
+        """,
+    )
+    assert main(["rules", "lint", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    dropped = "is always dropped by the rule's own exception, which matches"
+    assert f"{path}:6: warning: rule r.x: term 'will not see tomorrow' {dropped} 'not'" in out
+    assert (
+        f"{path}:9: warning: rule r.x: term 'in the gas chambers' (list places) {dropped} "
+        "'the gas' inside it" in out
+    )
+    assert "'zorp'" not in out and "'in the ovens'" not in out
+    assert "0 errors, 2 warnings" in out
+
+
+def test_lint_of_the_shipped_rules_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    """The shipped rules lint without errors or warnings."""
     assert main(["rules", "lint"]) == 0
-    assert "0 errors" in capsys.readouterr().out
+    assert "0 errors, 0 warnings" in capsys.readouterr().out
 
 
 def test_slow_regex_measure_is_bounded() -> None:

@@ -197,6 +197,14 @@ class RuleSet:
         result.hits.sort(key=lambda pair: (pair[0].start, pair[0].rule_id))
         return result
 
+    def exception_spans(self, rule: CompiledRule, text: str) -> list[Span]:
+        """Where the rule's own exceptions match in `text` alone, every view read in full:
+        `rules lint` asks it of each term the rule matches."""
+        normalized = normalize_text(text)
+        out = Evaluation(self.views(normalized), normalized.quotes)
+        comment = Comment(site="lint", id="lint", text=text)
+        return _Settler(self, comment, normalized, [], out)._spans(rule.unless, full=True)
+
     def _collect(self, scan: Scan, out: dict[int, list[Found]]) -> None:
         triggered = [pair for group in scan.found for pair in self._by_group.get(group, ())]
         triggered += [pair for index in scan.regexes for pair in self._by_regex.get(index, ())]

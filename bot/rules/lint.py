@@ -2,8 +2,9 @@
 
 Errors (exit 1): anything the loader refuses (schema, duplicate ids or lists, unknown lists,
 regexes RE2 rejects). Warnings (exit 0): unused lists, a term already matched by another
-rule with an action at least as strong, slow regexes (over 50 ms on a 100 KB adversarial
-text), duplicate terms, wildcards with too little literal text, rules without examples.
+rule with an action at least as strong, a term its own rule's exceptions always drop, slow
+regexes (over 50 ms on a 100 KB adversarial text), duplicate terms, wildcards with too
+little literal text, rules without examples.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import re2
 from bot.models import Comment
 from bot.normalize import normalize_text
 from bot.rules.engine import CompiledRule, RuleSet
-from bot.rules.language import Matcher, re2_options
+from bot.rules.language import Matcher, PatternStep, re2_options
 from bot.rules.loader import (
     ParsedFile,
     RuleLoadError,
@@ -70,6 +71,7 @@ def lint(paths: Iterable[Path]) -> list[Issue]:
     issues += _duplicates_and_wildcards(files)
     issues += _no_examples(rules)
     issues += _shadowed(files, rules)
+    issues += _swallowed(files, rules)
     issues += _slow_regexes(files)
     return issues
 
@@ -160,7 +162,7 @@ def _shadowed(files: Sequence[ParsedFile], rules: RuleSet) -> list[Issue]:
         for index, spec in enumerate(file.model.rules):
             rule = rules.rule(spec.id)
             assert rule is not None
-            for loc, term in _direct_terms(file, index, lists):
+            for loc, _, term in _matched_terms(file, index, lists):
                 other = _shadowing_rule(rules, rule, term)
                 if other is not None:
                     message = (
@@ -171,19 +173,49 @@ def _shadowed(files: Sequence[ParsedFile], rules: RuleSet) -> list[Issue]:
     return issues
 
 
-def _direct_terms(
-    file: ParsedFile, index: int, lists: dict[str, tuple[str, ...]]
-) -> Iterable[tuple[tuple[str | int, ...], str]]:
+def _swallowed(files: Sequence[ParsedFile], rules: RuleSet) -> list[Issue]:
+    """Terms a rule matches (alone or as a pattern step) that its own exceptions match
+    inside: every hit with that term is dropped ("the gas" inside "in the gas chambers")."""
+    issues = []
+    lists = {name: terms for file in files for name, terms in file.model.lists.items()}
+    for file in files:
+        for index, spec in enumerate(file.model.rules):
+            rule = rules.rule(spec.id)
+            assert rule is not None
+            if not rule.unless:
+                continue
+            for loc, source, term in _matched_terms(file, index, lists, steps=True):
+                if "*" in term:
+                    continue
+                spans = rules.exception_spans(rule, term)
+                if spans:
+                    start, end = spans[0]
+                    message = (
+                        f"rule {spec.id}: term {term!r}{source} is always dropped by the "
+                        f"rule's own exception, which matches {term[start:end]!r} inside it"
+                    )
+                    issues.append(Issue("warning", file.where(*loc), message))
+    return issues
+
+
+def _matched_terms(
+    file: ParsedFile, index: int, lists: dict[str, tuple[str, ...]], steps: bool = False
+) -> Iterable[tuple[tuple[str | int, ...], str, str]]:
+    """(YAML location, " (list NAME)" or "", term) for every term of the rule's match, and
+    with `steps` of its patterns' steps too."""
     rule = file.model.rules[index]
     for number, matcher in enumerate(rule.match):
-        words = matcher.words or matcher.terms or ()
-        kind = "words" if matcher.words else "terms"
-        for k, term in enumerate(words):
-            yield ("rules", index, "match", number, kind, k), term
-        for term in lists.get(matcher.list_ or "", ()):
-            yield ("rules", index, "match", number, "list"), term
+        at: tuple[str | int, ...] = ("rules", index, "match", number)
+        parts: list[tuple[tuple[str | int, ...], Matcher | PatternStep]] = [(at, matcher)]
+        if matcher.pattern and steps:
+            parts = [((*at, "pattern", n), step) for n, step in enumerate(matcher.pattern)]
+        for here, part in parts:
+            for k, term in enumerate(part.words or part.terms or ()):
+                yield (*here, "words" if part.words else "terms", k), "", term
+            for term in lists.get(part.list_ or "", ()):
+                yield (*here, "list"), f" (list {part.list_})", term
     for k, term in enumerate(rule.terms or ()):
-        yield ("rules", index, "terms", k), term
+        yield ("rules", index, "terms", k), "", term
 
 
 def _shadowing_rule(rules: RuleSet, rule: CompiledRule, term: str) -> CompiledRule | None:
