@@ -295,7 +295,8 @@ class Pattern:
     anchor: int = -1  # the step group with the rarest terms: the pattern runs when it occurs
 
     def find(self, view: View, found: dict[int, list[Span]]) -> list[Span]:
-        occurrences = [sorted(found.get(group, ())) for group in self.steps]
+        # at one start the longest term first: "shot in the head" before "shot"
+        occurrences = [sorted(found.get(g, ()), key=_longest_first) for g in self.steps]
         if not all(occurrences):
             return []
         out: list[Span] = []
@@ -322,7 +323,7 @@ class Pattern:
             return None
         low, high = self.gaps[step - 1]
         candidates = occurrences[step]
-        for start, end in candidates[bisect_left(candidates, (prev_end + 1, -1)) :]:
+        for start, end in candidates[bisect_left(candidates, prev_end + 1, key=_start) :]:
             words = _words_between(view.padded, prev_end + 1, start + 1, high)
             if words > high or crosses_sentence(view, prev_end, start):
                 break
@@ -332,6 +333,14 @@ class Pattern:
                     return last
         failed.add((step, prev_end))
         return None
+
+
+def _longest_first(span: Span) -> tuple[int, int]:
+    return span[0], -span[1]
+
+
+def _start(span: Span) -> int:
+    return span[0]
 
 
 def _words_between(padded: str, first: int, last: int, most: int) -> int:
