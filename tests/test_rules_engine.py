@@ -175,6 +175,7 @@ rules:
         ("k_ll all of them", "k_ll all"),
         ("you wh*re", "wh*re"),  # "where" is a term word too: each reading is tried
         ("you F*GG*T", "F*GG*T"),
+        ("you f*gg0t", "f*gg0t"),  # masks read after leet folding
     ],
 )
 def test_masked_letters_read_as_the_term_words_they_fit(text: str, span: str) -> None:
@@ -191,7 +192,6 @@ def test_masked_letters_read_as_the_term_words_they_fit(text: str, span: str) ->
         "*aggot, faggo*",  # a mask at either end of the word
         "f*ggit and f*got",  # other letters; one letter short of "faggot"
         "my_var = x*y; see note*",
-        "f*gg0t",  # masks and leetspeak together are not guessed
     ],
 )
 def test_masked_words_that_do_not_fit_a_term_are_left_alone(text: str) -> None:

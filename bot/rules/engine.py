@@ -27,6 +27,7 @@ LEET_NOTE = "leetspeak only"
 MASKED_NOTE = "masked letters only"
 GUESSES = {"leet": LEET_NOTE, "masked": MASKED_NOTE}  # views that guess at letters
 QUOTE_NOTE = "only inside a quote"
+MASKABLE = ("plain", "leet")  # views whose masked words are read
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +164,9 @@ class RuleSet:
         return tuple(hit for hit, _ in self.evaluate(comment, text).hits)
 
     def views(self, text: NormalizedText) -> tuple[View, ...]:
-        """The normalized views, and the masked ones this rule set's words can read."""
-        masked = self.masked.views(text.views[0])
+        """The normalized views, and the masked ones this rule set's words can read: of the
+        plain view, and of the leet view ("f*gg0t": masks read after leet folding)."""
+        masked = [m for v in text.views if v.name in MASKABLE for m in self.masked.views(v)]
         return (*text.views, *masked) if masked else text.views
 
     def scans(self, views: tuple[View, ...]) -> list[Scan]:
