@@ -123,7 +123,8 @@ def test_a_1mb_comment_of_one_repeated_term_finishes_in_seconds() -> None:
         rng.choice(letters) + "*" + "".join(rng.choices(letters, k=rng.randint(1, 5)))
         for _ in range(150_000)
     )
-    for text in ("faggot " * 150_000, "f*ggot " * 150_000, "wh*re " * 170_000, masked):
+    repeated = ("faggot ", "f*ggot ", "f*gg0t ", "wh*re ")
+    for text in (*(word * 150_000 for word in repeated), masked):
         start = time.process_time()
         hits = shipped_hits(text)
         assert time.process_time() - start < 10
