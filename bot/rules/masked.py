@@ -49,10 +49,10 @@ class MaskedWords:
         found = re.findall(f"^{shape}$", lines, re.MULTILINE)
         return found if len(found) <= READINGS_MAX else []
 
-    def views(self, plain: View) -> list[View]:
-        """The plain view with its masked words read as term words: one view for each
-        reading of the most ambiguous word (at most READINGS_MAX)."""
-        text = plain.text
+    def views(self, base: View) -> list[View]:
+        """The view (plain or leet) with its masked words read as term words: one view for
+        each reading of the most ambiguous word (at most READINGS_MAX)."""
+        text = base.text
         if "*" not in text and "#" not in text and "_" not in text:
             return []
         tokens = []
@@ -75,6 +75,6 @@ class MaskedWords:
                 words.append(word)
                 prev = end
             pieces.append(text[prev:])
-            # one letter for one mask: offsets are the plain view's
-            views.append(View("masked", "".join(pieces), plain.to_original, tuple(words)))
+            # one letter for one mask: offsets are the base view's
+            views.append(View("masked", "".join(pieces), base.to_original, tuple(words)))
         return views

@@ -19,6 +19,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import ahocorasick
 import re2
@@ -323,7 +324,7 @@ class Pattern:
             return None
         low, high = self.gaps[step - 1]
         candidates = occurrences[step]
-        for start, end in candidates[bisect_left(candidates, prev_end + 1, key=_start) :]:
+        for start, end in candidates[bisect_left(candidates, prev_end + 1, key=itemgetter(0)) :]:
             words = _words_between(view.padded, prev_end + 1, start + 1, high)
             if words > high or crosses_sentence(view, prev_end, start):
                 break
@@ -337,10 +338,6 @@ class Pattern:
 
 def _longest_first(span: Span) -> tuple[int, int]:
     return span[0], -span[1]
-
-
-def _start(span: Span) -> int:
-    return span[0]
 
 
 def _words_between(padded: str, first: int, last: int, most: int) -> int:
