@@ -21,7 +21,7 @@ import re2
 from bot.models import Comment
 from bot.normalize import normalize_text
 from bot.rules.engine import CompiledRule, RuleSet
-from bot.rules.language import Matcher, PatternStep, re2_options
+from bot.rules.language import Matcher, PatternStep, Rule, re2_options
 from bot.rules.loader import (
     ParsedFile,
     RuleLoadError,
@@ -157,19 +157,14 @@ def _shadowed(files: Sequence[ParsedFile], rules: RuleSet) -> list[Issue]:
     """Terms of a rule's words/list matchers that another rule, at least as strong, already
     matches whole."""
     issues = []
-    lists = {name: terms for file in files for name, terms in file.model.lists.items()}
-    for file in files:
-        for index, spec in enumerate(file.model.rules):
-            rule = rules.rule(spec.id)
-            assert rule is not None
-            for loc, _, term in _matched_terms(file, index, lists):
-                other = _shadowing_rule(rules, rule, term)
-                if other is not None:
-                    message = (
-                        f"rule {spec.id}: term {term!r} is already matched by rule {other.id} "
-                        f"({other.spec.action})"
-                    )
-                    issues.append(Issue("warning", file.where(*loc), message))
+    for where, rule, _, term in _rule_terms(files, rules):
+        other = _shadowing_rule(rules, rule, term)
+        if other is not None:
+            message = (
+                f"rule {rule.id}: term {term!r} is already matched by rule {other.id} "
+                f"({other.spec.action})"
+            )
+            issues.append(Issue("warning", where, message))
     return issues
 
 
@@ -177,33 +172,39 @@ def _swallowed(files: Sequence[ParsedFile], rules: RuleSet) -> list[Issue]:
     """Terms a rule matches (alone or as a pattern step) that its own exceptions match
     inside: every hit with that term is dropped ("the gas" inside "in the gas chambers")."""
     issues = []
+    for where, rule, source, term in _rule_terms(files, rules, steps=True):
+        if not rule.unless or "*" in term:
+            continue
+        spans = rules.exception_spans(rule, term)
+        if spans:
+            start, end = spans[0]
+            message = (
+                f"rule {rule.id}: term {term!r}{source} is always dropped by the "
+                f"rule's own exception, which matches {term[start:end]!r} inside it"
+            )
+            issues.append(Issue("warning", where, message))
+    return issues
+
+
+def _rule_terms(
+    files: Sequence[ParsedFile], rules: RuleSet, steps: bool = False
+) -> Iterable[tuple[str, CompiledRule, str, str]]:
+    """(FILE:LINE, rule, " (list NAME)" or "", term) for every term of every rule's match,
+    and with `steps` of its patterns' steps too."""
     lists = {name: terms for file in files for name, terms in file.model.lists.items()}
     for file in files:
         for index, spec in enumerate(file.model.rules):
             rule = rules.rule(spec.id)
             assert rule is not None
-            if not rule.unless:
-                continue
-            for loc, source, term in _matched_terms(file, index, lists, steps=True):
-                if "*" in term:
-                    continue
-                spans = rules.exception_spans(rule, term)
-                if spans:
-                    start, end = spans[0]
-                    message = (
-                        f"rule {spec.id}: term {term!r}{source} is always dropped by the "
-                        f"rule's own exception, which matches {term[start:end]!r} inside it"
-                    )
-                    issues.append(Issue("warning", file.where(*loc), message))
-    return issues
+            for loc, source, term in _matched_terms(spec, index, lists, steps):
+                yield file.where(*loc), rule, source, term
 
 
 def _matched_terms(
-    file: ParsedFile, index: int, lists: dict[str, tuple[str, ...]], steps: bool = False
+    rule: Rule, index: int, lists: dict[str, tuple[str, ...]], steps: bool
 ) -> Iterable[tuple[tuple[str | int, ...], str, str]]:
     """(YAML location, " (list NAME)" or "", term) for every term of the rule's match, and
     with `steps` of its patterns' steps too."""
-    rule = file.model.rules[index]
     for number, matcher in enumerate(rule.match):
         at: tuple[str | int, ...] = ("rules", index, "match", number)
         parts: list[tuple[tuple[str | int, ...], Matcher | PatternStep]] = [(at, matcher)]
