@@ -235,6 +235,92 @@ def test_a_flood_of_masked_words_is_looked_up_a_bounded_number_of_times() -> Non
     assert [h.matched for h in match(rules, f"{below} you f*ggot")] == ["f*ggot"]
 
 
+SPELLING = """\
+lists:
+  groups: [women, muslims, immigrants]
+  vile: [vermin, disgusting, parasites]
+rules:
+  - id: spelling.{mode}
+    action: hide
+    leet: {mode}
+    match:
+      - pattern: [{{list: groups}}, {{gap: 3}}, {{list: vile}}]
+      - words: [i hate women, faggot]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("mslims are vermin", "mslims are vermin"),  # a letter missing
+        ("Muslims are disgsuting", "Muslims are disgsuting"),  # two letters swapped
+        ("immigrnats are parasites!", "immigrnats are parasites"),
+        ("wmoen are vermn", "wmoen are vermn"),  # two misspelled words
+        ("I hate wmoen.", "I hate wmoen"),  # in a phrase
+        ("I hate womenn", "I hate womenn"),  # a repeated letter is no misspelling at all
+    ],
+)
+def test_misspelled_words_read_as_the_term_words_they_stand_for(text: str, span: str) -> None:
+    """A term word with one letter missing or two neighbours swapped is read as that word;
+    a hit found only that way is capped at flag, its span the misspelling as typed."""
+    [hit] = match(rules_from_yaml(SPELLING.format(mode="flag")), text)
+    assert text[hit.start : hit.end] == span
+    if "womenn" not in text:
+        assert (hit.action, "misspelled word only" in hit.reason) == (Verdict.FLAG, True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wmen are vermin",  # four letters: too short to tell from other words
+        "omen: muslims are vermin",  # ... but the real words are matched
+        "ummigrants are parasites",  # the first letter is never read as mistyped
+        "fgagot and fagot",  # alone, a misspelling is not read; "fagot" is a word
+        "immigrantss are hard workers",
+        "mslimsare vermin",  # no run-together words
+    ],
+)
+def test_misspellings_that_are_words_too_short_or_alone_are_left_alone(text: str) -> None:
+    hits = match(rules_from_yaml(SPELLING.format(mode="flag")), text)
+    assert [(h.matched, h.reason.endswith("only: at most flag)")) for h in hits] == (
+        [("muslims are vermin", False)] if text.startswith("omen") else []
+    )
+
+
+def test_english_words_are_never_misspellings() -> None:
+    """A variant that is an English word is the word it is: "niger" is a country, "back" is
+    not "black"; two term words sharing a variant make it neither."""
+    rules = rules_from_yaml(
+        """\
+        rules:
+          - id: t.slur
+            action: hide
+            match: {words: [niggers are, black people, faggot you]}
+        """
+    )
+    assert [h.matched for h in match(rules, "niggres are crazy, black poeple rock")] == [
+        "niggres are",
+        "black poeple",
+    ]
+    assert match(rules, "the niger are crazy, back people rock, fagot you") == ()
+
+
+def test_misspelled_readings_follow_the_leet_setting_and_say_why() -> None:
+    """`leet: full` acts on misspelled hits as on any; `leet: off` drops them; a lone
+    misspelled word is dropped, and `explain` shows the view that read it."""
+    [hit] = match(rules_from_yaml(SPELLING.format(mode="full")), "mslims are vermin")
+    assert hit.action == Verdict.HIDE
+    result = evaluate(rules_from_yaml(SPELLING.format(mode="off")), "mslims are vermin")
+    assert result.hits == []
+    assert [why for _, why in result.dropped] == [
+        "misspelled word only, and the rule has leet: off"
+    ]
+    result = evaluate(rules_from_yaml(SPELLING.format(mode="flag")), "fgagot")
+    assert [(f.view, why) for f, why in result.dropped] == [("spelling", "a misspelled word alone")]
+    views = [(v.name, v.text, v.words) for v in result.views]
+    assert views[-1] == ("spelling", "faggot", ("faggot",))
+
+
 QUOTES = """\
 rules:
   - id: slur.q

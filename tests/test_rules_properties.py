@@ -21,6 +21,7 @@ from bot.normalize import _NOT_LEET, fold, normalize
 from bot.rules.engine import Found, RuleSet
 from bot.rules.loader import ParsedFile, literal_terms, load_rules, parse_file, rule_files
 from bot.rules.matchers import TermIndex, compile_term
+from bot.rules.spelling import variants
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = load_rules([ROOT / "rules"])
@@ -232,6 +233,47 @@ def _plain_part(hits: list[tuple[str, Verdict, Found]], written: str) -> bool:
     """Whether the rule matched a plainly written part of `written` ("go die" in "go die in a
     h_le"): the engine keeps such a hit rather than a guessed reading of the whole."""
     return bool(hits) and all(f.view not in GUESSED and m in written for m, _, f in hits)
+
+
+def misspelled(term: str, rng: random.Random) -> str:
+    """One word of a phrase with a letter missing or two neighbours swapped ("i hate
+    mslims"), as the rule set reads it back; the term as written when none of its words has
+    a misspelling the rule set reads."""
+    words = term.split(" ")
+    readings = SHIPPED.terms.misspelled.readings
+    spots = [
+        (i, variant)
+        for i, w in enumerate(words)
+        for variant in sorted(variants(w.lower()))
+        if readings.get(variant) == w.lower()  # squeezed already: repeats are `repeated`'s
+    ]
+    if not spots:
+        return term
+    pick, variant = rng.choice(spots)
+    words[pick] = variant
+    return " ".join(words)
+
+
+PHRASES = [t for t in TERMS if " " in t.term and misspelled(t.term, random.Random(0)) != t.term]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_every_shipped_phrase_survives_a_misspelled_word(seed: int) -> None:
+    """A phrase a rule matches on its own, one word misspelled: still its rule's hit, with
+    the span as written, capped at flag as a guess (a lone misspelled word is not read)."""
+    failures = []
+    for number, term in enumerate(PHRASES):
+        if term.leet == "off":
+            continue
+        written = misspelled(term.term, random.Random(seed * 10_000 + number))
+        hits = _rule_hits(SHIPPED, term.rule, PREFIX + written + SUFFIX)
+        if written not in [m for m, _, _ in hits] and not _plain_part(hits, written):
+            failures.append(f"{term.rule}: {term.term!r} as {written!r}: matched {hits}")
+        for _, action, found in hits:
+            if found.view == "spelling" and term.leet == "flag" and action > Verdict.FLAG:
+                failures.append(f"{term.rule}: {written!r} is {action.word}, not capped")
+    assert len(PHRASES) > 50
+    assert not failures, "\n".join(failures[:20])
 
 
 def test_the_shipped_rules_have_terms_to_test() -> None:

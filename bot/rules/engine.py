@@ -1,7 +1,8 @@
 """The rule set: match a normalized comment against every rule, then settle each rule's hits.
 
 Settling, in order: a hit found only in a leet view is leet-only, one found only in a masked
-view ("f*ggot" read as a term word) masked-only; both are guesses (dropped for `leet: off`);
+view ("f*ggot" read as a term word) masked-only, one found only in the spelling view ("wmen"
+read as "women") a misspelling; all are guesses (dropped for `leet: off`);
 overlapping hits of one rule become one; a rule whose `when` fails drops its hits; a hit an
 `unless` exception overlaps is dropped; a hit inside a global `allow` phrase is dropped; a hit
 wholly inside a quote is dropped (`quotes: none`) or marked. Guessed and quoted hits are
@@ -19,14 +20,18 @@ from bot.normalize import View, emoji_end, normalize_text
 from bot.rules.conditions import failed_condition
 from bot.rules.language import Rule
 from bot.rules.masked import MaskedWords
-from bot.rules.matchers import MAX_HITS, Pattern, RegexBank, Span, TermIndex
+from bot.rules.matchers import MAX_HITS, MISREAD, Pattern, RegexBank, Span, TermIndex
 from bot.rules.quotes import inside
 
 _NONE: frozenset[int] = frozenset()
 LEET_NOTE = "leetspeak only"
 MASKED_NOTE = "masked letters only"
-GUESSES = {"leet": LEET_NOTE, "masked": MASKED_NOTE}  # views that guess at letters
+SPELLING_NOTE = "misspelled word only"
+# views that guess at letters
+GUESSES = {"leet": LEET_NOTE, "masked": MASKED_NOTE, "spelling": SPELLING_NOTE}
 QUOTE_NOTE = "only inside a quote"
+# a misspelling is read in a phrase or a pattern only: alone it may be a name ("Kraus")
+ALONE = "a misspelled word alone"
 MASKABLE = ("plain", "leet")  # views whose masked words are read
 
 
@@ -187,6 +192,10 @@ class RuleSet:
         normalized = text if text.views else normalize_text(text.original, text.platform)
         views = self.views(normalized)
         scans = self.scans(views)
+        spelling = self._spelling(views[0], scans)
+        if spelling is not None:
+            views += (spelling.view,)
+            scans.append(spelling)
         result = Evaluation(views, normalized.quotes)
         if not scans:
             return result
@@ -198,6 +207,18 @@ class RuleSet:
             settle(self.rules[number], candidates[number])
         result.hits.sort(key=lambda pair: (pair[0].start, pair[0].rule_id))
         return result
+
+    def _spelling(self, plain: View, scans: list[Scan]) -> Scan | None:
+        """The scan of the plain view with the misspelled words its scan found read as the
+        term words they stand for ("wmen" as "women"); None when it found none."""
+        first = scans[0] if scans and scans[0].view is plain else None
+        misread = first.found.pop(MISREAD, None) if first is not None else None
+        view = self.terms.misspelled.view(plain, misread) if misread else None
+        if view is None:
+            return None
+        found = self.terms.scan(view, plain)
+        regexes = self.regexes.matching(view.text)
+        return Scan(view, found, regexes) if found or regexes else None
 
     def exception_spans(self, rule: CompiledRule, text: str) -> list[Span]:
         """Where the rule's own exceptions match in `text` alone, every view read in full:
@@ -267,6 +288,9 @@ class _Settler:
                 continue
             if rule.spec.leet == "off":
                 self.out.dropped.append((found, f"{note}, and the rule has leet: off"))
+                continue
+            if found.view == "spelling" and _one_word(self.text.original, found):
+                self.out.dropped.append((found, ALONE))
                 continue
             found.notes.append(note)
             kept.append(found)
@@ -338,11 +362,15 @@ def _groups(matcher: CompiledMatcher) -> set[int]:
     return {matcher.group} if matcher.group >= 0 else set()
 
 
+def _one_word(original: str, found: Found) -> bool:
+    return len(original[found.start : found.end].split()) < 2
+
+
 def _hit(found: Found, original: str) -> RuleHit:
     rule = found.rule
     spec = rule.spec
     action = rule.verdict
-    guessed = LEET_NOTE in found.notes or MASKED_NOTE in found.notes
+    guessed = any(note in found.notes for note in GUESSES.values())
     capped = (guessed and spec.leet == "flag") or (
         QUOTE_NOTE in found.notes and spec.quotes == "flag"
     )

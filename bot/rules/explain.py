@@ -66,8 +66,8 @@ def render(report: dict[str, Any]) -> str:
     lines = [f"text: {report['text']!r}", f"rules: {report['rules_version']}", "views:"]
     for view in report["views"]:
         words = f"  (reads {', '.join(view['words'])})" if view.get("words") else ""
-        lines.append(f"  {view['view']:<7} {view['text']!r}{words}")
-        lines.append(f"  {'':<7} -> {view['canonical']!r}")
+        lines.append(f"  {view['view']:<8} {view['text']!r}{words}")
+        lines.append(f"  {'':<8} -> {view['canonical']!r}")
     quotes = report["quotes"]
     lines.append("quotes: " + (", ".join(f"{q['start']}-{q['end']}" for q in quotes) or "none"))
     lines.append(f"hits: {len(report['hits']) or 'none'}")

@@ -193,7 +193,7 @@ class Rule(_Model):
     enabled: bool = True
     shadow: bool = Field(False, description='recorded as "would have", never acted on')
     leet: Literal["flag", "full", "off"] = Field(
-        "flag", description="cap for hits found only by guessing letters: leetspeak, masks"
+        "flag", description="cap for hits found only by guessing: leetspeak, masks, misspellings"
     )
     quotes: Literal["flag", "none", "full"] = Field("flag", description="cap for quoted hits")
     match: Matchers = Field((), description="one matcher or a list: any of them")

@@ -294,10 +294,12 @@ class _Compiler:
             best = min(pattern.steps, key=self.terms.commonness)
             pattern = Pattern(pattern.steps, pattern.gaps, anchor=best)
             self._anchor(best, unless)
+            self.terms.matched.update(pattern.steps)
         return (CompiledMatcher("pattern", f"pattern #{loc[-1]}", pattern=pattern),)
 
     def _anchor(self, group: int, unless: bool) -> None:
         if not unless:
+            self.terms.matched.add(group)
             self.terms.anchors.add(group)
             self.leet_terms.anchors.add(group)
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import NamedTuple
 
 import ahocorasick
 import re2
@@ -27,6 +28,9 @@ import re2
 from bot.normalize import View, canonical_words, fold
 from bot.rules import spans
 from bot.rules.language import re2_options
+from bot.rules.spelling import Misspellings
+
+Span = tuple[int, int]
 
 MAX_HITS = 50  # per matcher and view: enough to decide, bounded on hostile input
 # Frequent English words: a pattern is anchored on a step with as few of these as possible.
@@ -43,8 +47,7 @@ COMMON_WORDS = frozenset(
 # As terms store them: squeezed ("will" is "wil"), so that the comparison sees them at all.
 _COMMON_CANONICAL = frozenset(w for word in COMMON_WORDS for w in canonical_words(word))
 _STOP = re.compile(r"[.!?;]")
-
-Span = tuple[int, int]
+MISREAD = -1  # the key under which a plain view's scan keeps the misspellings it found
 
 
 class TermError(ValueError):
@@ -112,6 +115,12 @@ def compile_term(text: str, leet: bool = False) -> Term:
     return Term(text, pieces, phrase, re2.compile(f" {body} ", options=re2_options()))
 
 
+class Misread(NamedTuple):
+    """An anchor automaton's value for a misspelling of a term word: its length."""
+
+    size: int
+
+
 @dataclass
 class TermIndex:
     """All word terms, grouped (a list, a rule's words, a pattern step, the allow-list).
@@ -123,6 +132,7 @@ class TermIndex:
     term_groups: list[list[int]] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)  # a label per group, for `explain`
     anchors: set[int] = field(default_factory=set)  # groups whose terms can start a hit
+    matched: set[int] = field(default_factory=set)  # groups rules match (not exceptions)
     _by_text: dict[str, int] = field(default_factory=dict)
     _automaton: ahocorasick.Automaton | None = None
     _anchor_automaton: ahocorasick.Automaton | None = None
@@ -130,6 +140,7 @@ class TermIndex:
     _wild_anchors: list[str] = field(default_factory=list)
     _group_sets: list[frozenset[int]] = field(default_factory=list)
     _needs: list[frozenset[int]] = field(default_factory=list)
+    misspelled: Misspellings = field(default_factory=lambda: Misspellings((), frozenset()))
 
     def add_group(self, label: str, terms: tuple[str, ...]) -> int:
         """A new group of terms; raises TermError naming the first bad term."""
@@ -168,10 +179,18 @@ class TermIndex:
         return any(anchor in word for word in new for anchor in self._wild_anchors)
 
     def compile(self) -> None:
-        """Build the automatons: every term, and the anchor terms that can start a hit."""
+        """Build the automatons: every term, and the anchor terms that can start a hit,
+        with (for plain views) the misspellings of the words of the terms rules match."""
         self._automaton = self._build(range(len(self.terms)))
         anchored = [i for i, groups in enumerate(self.term_groups) if self.anchors & set(groups)]
-        self._anchor_automaton = self._build(anchored)
+        if not self.leet:  # exceptions and the allow-list are read as written: no guesses
+            matched = self.matched
+            self.misspelled = Misspellings.of_terms(
+                t.text
+                for t, groups in zip(self.terms, self.term_groups, strict=True)
+                if not matched.isdisjoint(groups)
+            )
+        self._anchor_automaton = self._build(anchored, self.misspelled.readings)
         self._vocabulary = set().union(*(t.words for t in self.terms))
         self._wild_anchors = [t.anchor for t in self.terms if t.wild is not None]
         self._group_sets = [frozenset(groups) for groups in self.term_groups]
@@ -184,27 +203,34 @@ class TermIndex:
             frozenset().union(*(expand.get(g, ()) for g in groups)) for groups in self.term_groups
         ]
 
-    def _build(self, indices: Iterable[int]) -> ahocorasick.Automaton | None:
-        keys: dict[str, list[int]] = {}
+    def _build(
+        self, indices: Iterable[int], misread: Iterable[str] = ()
+    ) -> ahocorasick.Automaton | None:
+        keys: dict[str, list[int] | Misread] = {f" {word} ": Misread(len(word)) for word in misread}
         for index in indices:
             term = self.terms[index]
-            if term.wild is None:
-                keys.setdefault(f" {term.key} ", []).append(index)
-            else:
-                keys.setdefault(term.anchor, []).append(~index)
+            key = f" {term.key} " if term.wild is None else term.anchor
+            refs = keys.setdefault(key, [])
+            assert isinstance(refs, list), f"{key!r} is a term and a misspelling"
+            refs.append(index if term.wild is None else ~index)
         if not keys:
             return None
         automaton = ahocorasick.Automaton()
         for key, refs in keys.items():
-            automaton.add_word(key, tuple(refs))
+            automaton.add_word(key, refs if isinstance(refs, Misread) else tuple(refs))
         automaton.make_automaton()
         return automaton
 
     def scan(self, view: View, base: View | None = None) -> dict[int, list[Span]]:
         """Every group's occurrences in the view, as spans of its squeezed canonical text;
         nothing at all when no anchor term occurs (most comments: one cheap pass), or when
-        the view has no word that `base` (the plain view) lacks and a term could use."""
-        return self.scan_groups(view, self._needed(view, base))
+        the view has no word that `base` (the plain view) lacks and a term could use. Of
+        the plain view (no `base`), also the misspellings found, under MISREAD."""
+        misread: list[Span] = []
+        found = self.scan_groups(view, self._needed(view, base, misread))
+        if misread and base is None:
+            found[MISREAD] = misread
+        return found
 
     def scan_groups(self, view: View, needed: set[int] | frozenset[int]) -> dict[int, list[Span]]:
         """The occurrences of the `needed` groups in the view, whatever anchors it holds."""
@@ -230,14 +256,18 @@ class TermIndex:
             self._scan_wild(view, ref, found, needed)
         return found
 
-    def _needed(self, view: View, base: View | None) -> set[int]:
-        """The groups worth recording: those the anchor terms present call for."""
+    def _needed(self, view: View, base: View | None, misread: list[Span]) -> set[int]:
+        """The groups worth recording: those the anchor terms present call for. The
+        misspellings the same pass finds are added to `misread`."""
         needed: set[int] = set()
         anchors = self._anchor_automaton
         if anchors is None or (base is not None and not self.relevant(view, base)):
             return needed
         needs = self._needs
-        for _, refs in anchors.iter(view.padded):
+        for end, refs in anchors.iter(view.padded):
+            if refs.__class__ is Misread:
+                misread.append((end - refs.size - 1, end - 1))  # padded -> canonical
+                continue
             for ref in refs:
                 needed.update(needs[ref if ref >= 0 else ~ref])
         return needed

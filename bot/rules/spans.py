@@ -171,3 +171,26 @@ def pad(text: str, positions: Sequence[int]) -> tuple[str, SpanMap]:
             added += 1
     pieces.append(text[prev:])
     return "".join(pieces), (SparseMap(pos, base, width) if pos else IDENTITY)
+
+
+def replace(text: str, edits: Sequence[tuple[int, int, str]]) -> tuple[str, SpanMap]:
+    """Put each edit's string in place of text[start:end] (sorted, not overlapping). The
+    new string's characters map to the replaced ones in order, the last of them covering what
+    is left, so the whole new string maps back to the whole replaced span."""
+    pieces: list[str] = []
+    pos: list[int] = []
+    base: list[int] = []
+    width: list[int] = []
+    prev = shift = 0
+    for start, end, new in edits:
+        pieces += [text[prev:start], new]
+        at = start + shift  # where `new` starts in the derived text
+        for i in range(len(new)):
+            first = start + min(i, end - start - 1)
+            pos.append(at + i)
+            base.append(first)
+            width.append(1 if i < len(new) - 1 else end - first)
+        shift += len(new) - (end - start)
+        prev = end
+    pieces.append(text[prev:])
+    return "".join(pieces), SparseMap(pos, base, width)
