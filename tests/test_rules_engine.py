@@ -70,6 +70,33 @@ def test_pattern_does_not_match_outside_its_shape(text: str) -> None:
     assert match(VERMIN, text) == ()
 
 
+ACROSS = rules_from_yaml(
+    """\
+    rules:
+      - id: t.pronoun
+        match:
+          pattern: [{words: [immigrants]}, {gap: 0-8, sentences: 1}, {words: [i hate them]}]
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("Immigrants keep coming and I hate them", "Immigrants keep coming and I hate them"),
+        ("Immigrants keep coming. I hate them!", "Immigrants keep coming. I hate them"),
+        ("Immigrants keep coming?! I hate them", "Immigrants keep coming?! I hate them"),
+        ("Immigrants... I hate them", "Immigrants... I hate them"),  # one sentence end
+        ("Immigrants. Ugh. I hate them", None),  # two
+        ("Immigrants keep on coming here, year after year after year. I hate them", None),  # 9
+    ],
+)
+def test_a_gap_may_cross_as_many_sentence_ends_as_it_says(text: str, span: str | None) -> None:
+    """`sentences: N` on a gap lets it cross N sentence ends ("?!" and "..." are one); the
+    word bound still holds."""
+    assert spans(ACROSS, text) == ([span] if span else [])
+
+
 def test_dropped_hits_say_why() -> None:
     """`evaluate` keeps hits an exception dropped, with the exception's text."""
     result = evaluate(VERMIN, "Immigrants are not vermin")

@@ -242,6 +242,8 @@ def test_exception_set_mistakes_name_file_line_and_owner(
         ("gap: 3-1", "gap '3-1': need 0 <= MIN <= MAX <= 20"),
         ("gap: lots", "gap 'lots': write MIN-MAX, e.g. 0-3"),
         ("gap: 0-50", "need 0 <= MIN <= MAX <= 20"),
+        ("{gap: 0-5, sentences: 4}", ".sentences: Input should be less than or equal to 3"),
+        ("{words: [c], sentences: 1}", "sentences: goes with a gap"),
     ],
 )
 def test_bad_gaps_are_load_errors(tmp_path: Path, step: str, message: str) -> None:
@@ -252,7 +254,7 @@ def test_bad_gaps_are_load_errors(tmp_path: Path, step: str, message: str) -> No
         f"        - {step}\n        - words: [b]\n",
     )
     error = load_error(path)
-    assert error.startswith(f"{path}:6: rule g.rule: match.0.pattern.1: ")
+    assert error.startswith(f"{path}:6: rule g.rule: match.0.pattern.1")
     assert message in error
 
 

@@ -20,6 +20,7 @@ RULE_ID = r"^[a-z0-9][a-z0-9_.-]*$"
 LIST_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 NOTICE_FIELDS = frozenset({"reason", "rule", "matched"})
 MAX_GAP = 20
+MAX_SENTENCES = 3  # sentence ends a gap may cross: a pronoun's antecedent is near
 _GAP = re.compile(r"(\d+)(?:\s*-\s*(\d+))?")
 
 Term = Annotated[str, Field(min_length=1, description="a word or phrase; * is a wildcard")]
@@ -45,6 +46,12 @@ class PatternStep(_Model):
     gap: str | int | None = Field(
         None, description='"MIN-MAX" (or MAX) other words in between; default 0-0'
     )
+    sentences: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_SENTENCES,
+        description="with gap: sentence ends the gap may cross (default none)",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PatternStep:
@@ -53,6 +60,8 @@ class PatternStep(_Model):
             raise ValueError(f"a pattern step is one of list, words, gap (got {given or 'none'})")
         if self.gap is not None:
             self.gap_range()
+        elif self.sentences is not None:
+            raise ValueError("sentences: goes with a gap, e.g. {gap: 0-8, sentences: 1}")
         return self
 
     def _keys(self) -> dict[str, Any]:

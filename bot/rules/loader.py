@@ -292,7 +292,7 @@ class _Compiler:
         pattern = self._pattern(here, loc, matcher)
         if not unless:
             best = min(pattern.steps, key=self.terms.commonness)
-            pattern = Pattern(pattern.steps, pattern.gaps, anchor=best)
+            pattern = Pattern(pattern.steps, pattern.gaps, best, pattern.crossings)
             self._anchor(best, unless)
             self.terms.matched.update(pattern.steps)
         return (CompiledMatcher("pattern", f"pattern #{loc[-1]}", pattern=pattern),)
@@ -312,11 +312,12 @@ class _Compiler:
     def _pattern(self, here: Where, loc: Loc, matcher: Matcher) -> Pattern:
         steps: list[int] = []
         gaps: list[tuple[int, int]] = []
-        gap = (0, 0)
+        crossings: list[int] = []
+        gap, crossing = (0, 0), 0
         for number, step in enumerate(matcher.pattern or ()):
             at = (*loc, "pattern", number)
             if step.gap is not None:
-                gap = step.gap_range()
+                gap, crossing = step.gap_range(), step.sentences or 0
                 continue
             if step.list_ is not None:
                 group = self._list(here, (*at, "list"), step.list_)
@@ -327,9 +328,10 @@ class _Compiler:
                 group = self._group(label, words, here.file, here.at(*at, key), here.owner)
             if steps:
                 gaps.append(gap)
+                crossings.append(crossing)
             steps.append(group)
-            gap = (0, 0)
-        return Pattern(tuple(steps), tuple(gaps))
+            gap, crossing = (0, 0), 0
+        return Pattern(tuple(steps), tuple(gaps), crossings=tuple(crossings))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ an occurrence.
 
 from __future__ import annotations
 
+import itertools
 import re
 from bisect import bisect_left
 from collections.abc import Iterable
@@ -47,6 +48,7 @@ COMMON_WORDS = frozenset(
 # As terms store them: squeezed ("will" is "wil"), so that the comparison sees them at all.
 _COMMON_CANONICAL = frozenset(w for word in COMMON_WORDS for w in canonical_words(word))
 _STOP = re.compile(r"[.!?;]")
+_STOPS = re.compile(r"[.!?;]+")  # "?!" and "..." end one sentence
 MISREAD = -1  # the key under which a plain view's scan keeps the misspellings it found
 
 
@@ -310,11 +312,15 @@ class TermIndex:
         return True
 
 
-def crosses_sentence(view: View, end: int, start: int) -> bool:
-    """Whether a sentence ends between canonical positions `end` and `start`."""
+def sentence_ends(view: View, end: int, start: int, most: int = 0) -> int:
+    """How many sentences end between canonical positions `end` and `start` ("!!!" is one),
+    counted no further than `most` + 1."""
     after = view.text_span(end - 1, end)[1]
     before = view.text_span(start, start + 1)[0]
-    return _STOP.search(view.text, after, before) is not None
+    if most == 0:
+        return 0 if _STOP.search(view.text, after, before) is None else 1
+    ends = itertools.islice(_STOPS.finditer(view.text, after, before), most + 1)
+    return sum(1 for _ in ends)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +330,7 @@ class Pattern:
     steps: tuple[int, ...]
     gaps: tuple[tuple[int, int], ...]
     anchor: int = -1  # the step group with the rarest terms: the pattern runs when it occurs
+    crossings: tuple[int, ...] = ()  # per gap, the sentence ends it may cross (none if empty)
 
     def find(self, view: View, found: dict[int, list[Span]]) -> list[Span]:
         # at one start the longest term first: "shot in the head" before "shot"
@@ -353,10 +360,11 @@ class Pattern:
         if (step, prev_end) in failed:
             return None
         low, high = self.gaps[step - 1]
+        crossing = self.crossings[step - 1] if self.crossings else 0
         candidates = occurrences[step]
         for start, end in candidates[bisect_left(candidates, prev_end + 1, key=itemgetter(0)) :]:
             words = _words_between(view.padded, prev_end + 1, start + 1, high)
-            if words > high or crosses_sentence(view, prev_end, start):
+            if words > high or sentence_ends(view, prev_end, start, crossing) > crossing:
                 break
             if words >= low:
                 last = self._extend(view, occurrences, step + 1, end, failed)
