@@ -198,6 +198,33 @@ def test_lint_finds_terms_the_rules_own_exceptions_always_drop(
     assert "0 errors, 2 warnings" in out
 
 
+def test_lint_finds_patterns_anchored_on_a_frequent_word(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pattern whose rarest step still holds a frequent word or two runs on every comment
+    with them: [are not], [people]; the same words as one phrase step do not."""
+    path = write(
+        tmp_path,
+        """\
+        lists:
+          groups: [women, men, immigrants]
+        rules:
+          - id: r.people
+            match:
+              - pattern: [{list: groups}, {gap: 0-3}, {words: [are not]}, {words: [people]}]
+              - pattern: [{list: groups}, {gap: 0-3}, {words: [are not people, "aren't people"]}]
+            examples: {match: [women are not people]}
+        """,
+    )
+    assert main(["rules", "lint", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"{path}:6: warning: rule r.people: pattern #0 is anchored on the frequent "
+        "'are not' and runs on every comment that has it" in out
+    )
+    assert "pattern #1" not in out and "0 errors, 1 warnings" in out
+
+
 def test_lint_of_the_shipped_rules_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
     """The shipped rules lint without errors or warnings."""
     assert main(["rules", "lint"]) == 0

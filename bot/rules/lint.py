@@ -1,10 +1,10 @@
 """`modbot rules lint`: problems a rule file can load with, and the ones it cannot.
 
 Errors (exit 1): anything the loader refuses (schema, duplicate ids or lists, unknown lists,
-regexes RE2 rejects). Warnings (exit 0): unused lists, a term already matched by another
-rule with an action at least as strong, a term its own rule's exceptions always drop, slow
-regexes (over 50 ms on a 100 KB adversarial text), duplicate terms, wildcards with too
-little literal text, rules without examples.
+regexes RE2 rejects). Warnings (exit 0): unused lists, a term already matched by another rule
+with an action at least as strong, a term its own rule's exceptions always drop, a pattern
+anchored on a frequent word, slow regexes (over 50 ms on a 100 KB adversarial text), duplicate
+terms, wildcards with too little literal text, rules without examples.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import re2
 
 from bot.models import Comment
-from bot.normalize import normalize_text
+from bot.normalize import canonical_words, normalize_text
 from bot.rules.engine import CompiledRule, RuleSet
 from bot.rules.language import Matcher, PatternStep, Rule, re2_options
 from bot.rules.loader import (
@@ -31,7 +31,7 @@ from bot.rules.loader import (
     used_lists,
     used_sets,
 )
-from bot.rules.matchers import Term, compile_term
+from bot.rules.matchers import COMMON_CANONICAL, Term, compile_term
 
 SLOW_REGEX_MS = 50.0
 ADVERSARIAL_BYTES = 100_000
@@ -72,6 +72,7 @@ def lint(paths: Iterable[Path]) -> list[Issue]:
     issues += _no_examples(rules)
     issues += _shadowed(files, rules)
     issues += _swallowed(files, rules)
+    issues += _common_anchors(files, rules)
     issues += _slow_regexes(files)
     return issues
 
@@ -184,6 +185,57 @@ def _swallowed(files: Sequence[ParsedFile], rules: RuleSet) -> list[Issue]:
             )
             issues.append(Issue("warning", where, message))
     return issues
+
+
+def _common_anchors(files: Sequence[ParsedFile], rules: RuleSet) -> list[Issue]:
+    """Patterns anchored on a step holding a frequent word or two ("people", "are not"): the
+    engine runs them on every comment that has it. The engine anchors on the step with the
+    fewest terms of frequent words; writing them within longer phrases ("are not people") or
+    giving another step rarer terms fixes it."""
+    issues = []
+    terms = rules.terms
+    for file in files:
+        for index, spec in enumerate(file.model.rules):
+            rule = rules.rule(spec.id)
+            assert rule is not None
+            for number, matcher in enumerate(rule.matchers):
+                if matcher.pattern is None:
+                    continue
+                anchor = matcher.pattern.anchor
+                common = sorted(
+                    term.text
+                    for term, groups in zip(terms.terms, terms.term_groups, strict=True)
+                    if anchor in groups and _frequent(term)
+                )
+                if common:
+                    message = (
+                        f"rule {rule.id}: {matcher.label} is anchored on the frequent "
+                        f"{common[0]!r} and runs on every comment that has it; write it within "
+                        "longer phrases or give another step rarer terms"
+                    )
+                    where = file.where("rules", index, "match", number)
+                    issues.append(Issue("warning", where, message))
+    return issues
+
+
+# Words in nearly every comment: two of them together ("are not", "you are") are as frequent.
+_FUNCTION_WORDS = frozenset(
+    w
+    for word in """a an the and or but of to in on at by for with from is are was were be been
+    am not no it its i you he she we they me him her us them my your his our their this that
+    these those there here do does did have has had will would can could should s t ll d ve m
+    re""".split()  # noqa: SIM905
+    for w in canonical_words(word)
+)
+
+
+def _frequent(term: Term) -> bool:
+    """A frequent word ("people"), or two function words ("are not"): longer phrases of
+    them, and pairs with a content word ("find you"), are rare enough."""
+    words = term.pieces[0].key.split() if term.wild is None else []
+    if len(words) == 1:
+        return words[0] in COMMON_CANONICAL
+    return len(words) == 2 and set(words) <= _FUNCTION_WORDS
 
 
 def _rule_terms(

@@ -46,7 +46,7 @@ COMMON_WORDS = frozenset(
     call use force""".split()  # noqa: SIM905
 )
 # As terms store them: squeezed ("will" is "wil"), so that the comparison sees them at all.
-_COMMON_CANONICAL = frozenset(w for word in COMMON_WORDS for w in canonical_words(word))
+COMMON_CANONICAL = frozenset(w for word in COMMON_WORDS for w in canonical_words(word))
 _STOP = re.compile(r"[.!?;]")
 _STOPS = re.compile(r"[.!?;]+")  # "?!" and "..." end one sentence
 MISREAD = -1  # the key under which a plain view's scan keeps the misspellings it found
@@ -168,7 +168,7 @@ class TermIndex:
         terms = [
             t for t, groups in zip(self.terms, self.term_groups, strict=True) if group in groups
         ]
-        return sum(1 for t in terms if t.words <= _COMMON_CANONICAL), len(terms)
+        return sum(1 for t in terms if t.words <= COMMON_CANONICAL), len(terms)
 
     def relevant(self, view: View, base: View) -> bool:
         """Whether `view` reads a word differently from `base` that some term could use."""
