@@ -4,6 +4,7 @@ quotes, inputs that make backtracking regexes explode."""
 from __future__ import annotations
 
 import random
+import re
 import string
 import time
 from pathlib import Path
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 from bot.models import Comment, RuleHit
 from bot.normalize import normalize, normalize_text
 from bot.rules.loader import load_rules
+from bot.rules.matchers import MISREAD
+from bot.rules.spelling import squeeze
 from bot.rules.testing import match, rules_from_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,8 +25,13 @@ PIECES = [
     "idiot", "i d i o t", "m0r0n", "you", "are", "vermin", "immigrants", "kill", "k1ll",
     "> ", "\n", "[quote]", "[/quote]", "<blockquote>", "</blockquote>", "\u200b", "ё", "🐀",
     "=", "$", "!", "-", ".", "'", "ⓘ", "ﬁ", "ß", "e\u0301", "\ufe0f", "\u202e", " ",
-    "f*ggot", "wh*re", "c#nt", "*", "#", "_", "k_ll",
+    "f*ggot", "wh*re", "c#nt", "*", "#", "_", "k_ll", "mslims", "vermn", "i hate", "them",
+    "disgsuting", ". ", "they are",
 ]  # fmt: skip
+
+
+MISSPELLED = ["mslims", "Muslims", "vermn", "vermin", "wmoen", "disgsuting", "i hate", "are",
+              "them", "they are", ". ", " ", "\u200b", "ё", "m0slims"]  # fmt: skip
 
 
 def check_hits(text: str, hits: tuple[RuleHit, ...]) -> None:
@@ -64,6 +72,28 @@ def test_every_view_maps_any_span_into_the_text(text: str, data: st.DataObject) 
         end = data.draw(st.integers(start + 1, size))
         first, last = view.original_span(start, end)
         assert 0 <= first <= last <= len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from(MISSPELLED) | st.text(string.ascii_lowercase + " .", max_size=8))
+)
+def test_spelling_views_map_each_misspelling_back_to_what_was_typed(parts: list[str]) -> None:
+    """Each term word the spelling view reads maps back to exactly a word as typed: the
+    misspelling it stands for, or the word itself where it was typed right."""
+    text = "".join(parts)
+    plain = normalize_text(text).views[0]
+    misread = SHIPPED.terms.scan(plain).get(MISREAD, [])
+    view = SHIPPED.terms.misspelled.view(plain, misread) if misread else None
+    if view is None:
+        return
+    readings = SHIPPED.terms.misspelled.readings
+    for word in view.words:
+        for found in re.finditer(rf"\b{word}\b", view.text):
+            start, end = view.to_original.span(*found.span())
+            typed = text[start:end].lower()
+            assert typed == word or readings.get(squeeze(typed)) == word, (typed, word)
+    check_hits(text, shipped_hits(text))
 
 
 @settings(max_examples=200, deadline=None)
@@ -115,15 +145,15 @@ def test_a_1mb_comment_of_one_letter_finishes_in_seconds() -> None:
 
 
 def test_a_1mb_comment_of_one_repeated_term_finishes_in_seconds() -> None:
-    """A slur repeated a hundred thousand times, plain or masked, and a flood of distinct
-    masked words: each occurrence costs no more than the text up to it."""
+    """A slur repeated a hundred thousand times, plain, masked or misspelled, and a flood of
+    distinct masked words: each occurrence costs no more than the text up to it."""
     rng = random.Random(5)
     letters = string.ascii_lowercase
     masked = " ".join(
         rng.choice(letters) + "*" + "".join(rng.choices(letters, k=rng.randint(1, 5)))
         for _ in range(150_000)
     )
-    repeated = ("faggot ", "f*ggot ", "f*gg0t ", "wh*re ")
+    repeated = ("faggot ", "f*ggot ", "f*gg0t ", "wh*re ", "i hate mslims ")
     for text in (*(word * 150_000 for word in repeated), masked):
         start = time.process_time()
         hits = shipped_hits(text)
