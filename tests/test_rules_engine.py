@@ -285,6 +285,7 @@ rules:
         ("wmoen are vermn", "wmoen are vermn"),  # two misspelled words
         ("I hate wmoen.", "I hate wmoen"),  # in a phrase
         ("I hate womenn", "I hate womenn"),  # a repeated letter is no misspelling at all
+        ("imigrants are parasites", "imigrants are parasites"),  # a repeated letter typed once
     ],
 )
 def test_misspelled_words_read_as_the_term_words_they_stand_for(text: str, span: str) -> None:
@@ -294,6 +295,8 @@ def test_misspelled_words_read_as_the_term_words_they_stand_for(text: str, span:
     assert text[hit.start : hit.end] == span
     if "womenn" not in text:
         assert (hit.action, "misspelled word only" in hit.reason) == (Verdict.FLAG, True)
+    else:
+        assert hit.action == Verdict.HIDE
 
 
 @pytest.mark.parametrize(

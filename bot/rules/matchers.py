@@ -118,9 +118,19 @@ def compile_term(text: str, leet: bool = False) -> Term:
 
 
 class Misread(NamedTuple):
-    """An anchor automaton's value for a misspelling of a term word: its length."""
+    """In the anchor automaton, a misspelling of a term word: its length, and for a word
+    typed with a repeated letter once ("imigrants": the term's own canonical text) the
+    repeats the term needs, which tell it from the word typed right."""
 
     size: int
+    runs: tuple[tuple[int, int], ...] = ()
+
+    def span(self, view: View, end: int) -> Span | None:
+        """The canonical span of the misspelling ending at padded `end`, if it is one."""
+        start = end - self.size - 1
+        if self.runs and all(view.run(start + at) >= need for at, need in self.runs):
+            return None  # the word as the term spells it
+        return start, end - 1
 
 
 @dataclass
@@ -192,7 +202,7 @@ class TermIndex:
                 for t, groups in zip(self.terms, self.term_groups, strict=True)
                 if not matched.isdisjoint(groups)
             )
-        self._anchor_automaton = self._build(anchored, self.misspelled.readings)
+        self._anchor_automaton = self._build(anchored, self.misspelled)
         self._vocabulary = set().union(*(t.words for t in self.terms))
         self._wild_anchors = [t.anchor for t in self.terms if t.wild is not None]
         self._group_sets = [frozenset(groups) for groups in self.term_groups]
@@ -206,20 +216,22 @@ class TermIndex:
         ]
 
     def _build(
-        self, indices: Iterable[int], misread: Iterable[str] = ()
+        self, indices: Iterable[int], misspelled: Misspellings | None = None
     ) -> ahocorasick.Automaton | None:
-        keys: dict[str, list[int] | Misread] = {f" {word} ": Misread(len(word)) for word in misread}
+        keys: dict[str, list[int | Misread]] = {}
         for index in indices:
             term = self.terms[index]
             key = f" {term.key} " if term.wild is None else term.anchor
-            refs = keys.setdefault(key, [])
-            assert isinstance(refs, list), f"{key!r} is a term and a misspelling"
-            refs.append(index if term.wild is None else ~index)
+            keys.setdefault(key, []).append(index if term.wild is None else ~index)
+        if misspelled is not None:
+            short = misspelled.short
+            for word in misspelled.readings:
+                keys.setdefault(f" {word} ", []).append(Misread(len(word), short.get(word, ())))
         if not keys:
             return None
         automaton = ahocorasick.Automaton()
         for key, refs in keys.items():
-            automaton.add_word(key, refs if isinstance(refs, Misread) else tuple(refs))
+            automaton.add_word(key, tuple(refs))
         automaton.make_automaton()
         return automaton
 
@@ -267,11 +279,11 @@ class TermIndex:
             return needed
         needs = self._needs
         for end, refs in anchors.iter(view.padded):
-            if refs.__class__ is Misread:
-                misread.append((end - refs.size - 1, end - 1))  # padded -> canonical
-                continue
             for ref in refs:
-                needed.update(needs[ref if ref >= 0 else ~ref])
+                if ref.__class__ is int:
+                    needed.update(needs[ref if ref >= 0 else ~ref])
+                elif base is None and (span := ref.span(view, end)) is not None:
+                    misread.append(span)
         return needed
 
     def _record(

@@ -1,5 +1,6 @@
-"""Misspelled words: "mslims", "wmoen", "disgsuting", "raipst": a term word with one letter
-missing or two neighbouring letters swapped, read as that term word.
+"""Misspelled words: "mslims", "wmoen", "disgsuting", "imigrants": a term word with one letter
+missing, two neighbouring letters swapped or a repeated letter typed once, read as that term
+word.
 
 Which words count as misspellings is settled when the rules load: every such variant of every
 word of the terms rules match (exceptions and the allow-list are read only as written: a guess
@@ -10,6 +11,11 @@ also make "samo" and "fois" term words), and neither an English word ("niger", "
 misspelling of two term words ("ater": "after", "eater" or "matter"). The English words are
 pyspellchecker's frequency dictionary (160,000 words), squeezed as canonical text is.
 
+A repeated letter typed once ("imigrants", "gased") is the term's own canonical text, whose
+repeat check fails: it is read when no English word is spelled that way ("fagot" and "niger"
+are, so they stay words), except for the 5,000 most frequent English words ("realy" is left
+to the model; checking "really" each time it is typed right would cost time).
+
 The misspellings are keys of the automaton that looks for anchor terms in every comment
 (`bot.rules.matchers.TermIndex`), so finding them costs no pass of its own. A hit found only
 in the view that reads them is a guess, capped like a leet-only one, and must span more than
@@ -19,6 +25,8 @@ the misspelled word: "I hate mslims" is read, a lone "Polak" or "Kraus" is a nam
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 import re
 from collections.abc import Iterable
 
@@ -30,8 +38,12 @@ from bot.rules import spans
 Span = tuple[int, int]
 
 SHORTEST = 5  # letters: a shorter misspelling could be too many things ("wmen", "samo")
+# The most frequent English words ("really", "better", "killed"): their repeated letters
+# typed once are ordinary typos, and checking each time they are typed right costs time.
+FREQUENT = 5000
 _LETTERS = re.compile(r"[a-z]+")
 _REPEATS = re.compile(r"(.)\1+")
+_RUN = re.compile(r"(.)\1*")
 
 
 def squeeze(word: str) -> str:
@@ -40,10 +52,37 @@ def squeeze(word: str) -> str:
 
 
 @functools.cache
+def _dictionary() -> tuple[frozenset[str], frozenset[str]]:
+    """(every English word, the FREQUENT most frequent): 0.15 s, once a process."""
+    counts = SpellChecker(language="en").word_frequency.dictionary
+    top = sorted(counts, key=counts.__getitem__, reverse=True)[:FREQUENT]
+    return frozenset(counts), frozenset(top)
+
+
 def english() -> frozenset[str]:
-    """The English words, squeezed: none of them is ever read as a misspelling."""
-    words = SpellChecker(language="en").word_frequency.dictionary  # 0.15 s: once a process
-    return frozenset(squeeze(word) for word in words)
+    """The English words, as spelled: none of them is ever read as a misspelling."""
+    return _dictionary()[0]
+
+
+@functools.cache
+def _squeezed(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(map(squeeze, words))
+
+
+def runs(word: str) -> tuple[tuple[int, int], ...]:
+    """(offset in the squeezed word, length) of each run of a repeated letter."""
+    pieces = (len(m.group()) for m in _RUN.finditer(word))
+    return tuple((at, length) for at, length in enumerate(pieces) if length > 1)
+
+
+def shortened(word: str) -> set[str]:
+    """The word with one or more of its repeated letters typed fewer times ("imigrants",
+    "fagot"), at most 64 spellings."""
+    pieces = [m.group() for m in _RUN.finditer(word)]
+    choices = [[p[0] * n for n in range(1, len(p) + 1)] for p in pieces]
+    if math.prod(map(len, choices)) > 64:
+        return set()
+    return {"".join(c) for c in itertools.product(*choices)} - {word}
 
 
 def variants(word: str) -> set[str]:
@@ -62,16 +101,32 @@ def variants(word: str) -> set[str]:
 class Misspellings:
     """The misspellings of a rule set's term words (canonical) and the words they read as."""
 
-    def __init__(self, words: Iterable[str], known: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        words: Iterable[str],
+        known: frozenset[str] | None = None,
+        frequent: frozenset[str] | None = None,
+    ) -> None:
+        if known is None:
+            known, frequent = _dictionary()
         words = {w for w in words if len(squeeze(w)) >= SHORTEST}
-        taken = (english() if known is None else known) | {squeeze(w) for w in words}
+        taken = _squeezed(known) | {squeeze(w) for w in words}
         readings: dict[str, set[str]] = {}
         for word in words:
             for variant in map(squeeze, variants(word)):
                 if len(variant) >= SHORTEST and variant not in taken:
                     readings.setdefault(variant, set()).add(word)
+        # A repeated letter typed once ("imigrants"): the term's own canonical text, whose
+        # repeat check fails. Read when no English word is spelled that way ("fagot" is).
+        self.short: dict[str, tuple[tuple[int, int], ...]] = {}
+        for word in words - (frequent or frozenset()):
+            need = runs(word)
+            if need and known.isdisjoint(shortened(word)):
+                readings.setdefault(squeeze(word), set()).add(word)
+                self.short[squeeze(word)] = need
         # "ater" could be "after", "eater" or "matter": a misspelling with two readings is none
         self.readings = {k: next(iter(v)) for k, v in readings.items() if len(v) == 1}
+        self.short = {k: v for k, v in self.short.items() if k in self.readings}
 
     @classmethod
     def of_terms(cls, texts: Iterable[str], known: frozenset[str] | None = None) -> Misspellings:
