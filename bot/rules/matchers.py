@@ -29,9 +29,8 @@ import re2
 from bot.normalize import View, canonical_words, fold
 from bot.rules import spans
 from bot.rules.language import re2_options
+from bot.rules.spans import Span
 from bot.rules.spelling import Misspellings
-
-Span = tuple[int, int]
 
 MAX_HITS = 50  # per matcher and view: enough to decide, bounded on hostile input
 # Frequent English words: a pattern is anchored on a step with as few of these as possible.

@@ -11,6 +11,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Protocol
 
+Span = tuple[int, int]  # [start, end) of a string
+
 
 class SpanMap(Protocol):
     def span(self, start: int, end: int) -> tuple[int, int]:

@@ -34,8 +34,7 @@ from spellchecker import SpellChecker
 
 from bot.normalize import View, fold
 from bot.rules import spans
-
-Span = tuple[int, int]
+from bot.rules.spans import Span
 
 SHORTEST = 5  # letters: a shorter misspelling could be too many things ("wmen", "samo")
 # The most frequent English words ("really", "better", "killed"): their repeated letters
