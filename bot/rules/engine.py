@@ -180,12 +180,17 @@ class RuleSet:
         plain = views[0]
         out = []
         for view in views:
-            index = self.leet_terms if view.name == "leet" else self.terms
-            found = index.scan(view, None if view is plain else plain)
-            regexes = self.regexes.matching(view.text) if view.name != "joined" else _NONE
-            if found or regexes:
-                out.append(Scan(view, found, regexes))
+            scan = self._scan(view, None if view is plain else plain)
+            if scan is not None:
+                out.append(scan)
         return out
+
+    def _scan(self, view: View, plain: View | None) -> Scan | None:
+        """One view's scan; None when nothing in it can start a hit."""
+        index = self.leet_terms if view.name == "leet" else self.terms
+        found = index.scan(view, plain)
+        regexes = self.regexes.matching(view.text) if view.name != "joined" else _NONE
+        return Scan(view, found, regexes) if found or regexes else None
 
     def evaluate(self, comment: Comment, text: NormalizedText) -> Evaluation:
         """Hits and the hits dropped on the way, with why."""
@@ -214,11 +219,7 @@ class RuleSet:
         first = scans[0] if scans and scans[0].view is plain else None
         misread = first.found.pop(MISREAD, None) if first is not None else None
         view = self.terms.misspelled.view(plain, misread) if misread else None
-        if view is None:
-            return None
-        found = self.terms.scan(view, plain)
-        regexes = self.regexes.matching(view.text)
-        return Scan(view, found, regexes) if found or regexes else None
+        return self._scan(view, plain) if view is not None else None
 
     def exception_spans(self, rule: CompiledRule, text: str) -> list[Span]:
         """Where the rule's own exceptions match in `text` alone, every view read in full:

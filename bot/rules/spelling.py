@@ -58,11 +58,6 @@ def _dictionary() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(counts), frozenset(top)
 
 
-def english() -> frozenset[str]:
-    """The English words, as spelled: none of them is ever read as a misspelling."""
-    return _dictionary()[0]
-
-
 @functools.cache
 def _squeezed(words: frozenset[str]) -> frozenset[str]:
     return frozenset(map(squeeze, words))
@@ -109,11 +104,11 @@ class Misspellings:
         if known is None:
             known, frequent = _dictionary()
         words = {w for w in words if len(squeeze(w)) >= SHORTEST}
-        taken = _squeezed(known) | {squeeze(w) for w in words}
+        english, own = _squeezed(known), {squeeze(w) for w in words}
         readings: dict[str, set[str]] = {}
         for word in words:
             for variant in map(squeeze, variants(word)):
-                if len(variant) >= SHORTEST and variant not in taken:
+                if len(variant) >= SHORTEST and variant not in english and variant not in own:
                     readings.setdefault(variant, set()).add(word)
         # A repeated letter typed once ("imigrants"): the term's own canonical text, whose
         # repeat check fails. Read when no English word is spelled that way ("fagot" is).
@@ -128,12 +123,9 @@ class Misspellings:
         self.short = {k: v for k, v in self.short.items() if k in self.readings}
 
     @classmethod
-    def of_terms(cls, texts: Iterable[str], known: frozenset[str] | None = None) -> Misspellings:
+    def of_terms(cls, texts: Iterable[str]) -> Misspellings:
         """Of the words of the term texts, folded (wildcard terms left out)."""
-        return cls(
-            (w for text in texts if "*" not in text for w in _LETTERS.findall(fold(text)[0])),
-            known,
-        )
+        return cls(w for text in texts if "*" not in text for w in _LETTERS.findall(fold(text)[0]))
 
     def view(self, base: View, found: Iterable[Span]) -> View | None:
         """The view (plain) with the misspellings at canonical spans `found` read as the
