@@ -11,6 +11,7 @@ import pytest
 from bot.models import Verdict
 from bot.rules.masked import LOOKUPS_MAX
 from bot.rules.matchers import MAX_HITS
+from bot.rules.spelling import Misspellings
 from bot.rules.testing import evaluate, match, rules_from_yaml, spans
 
 VERMIN = rules_from_yaml(
@@ -315,6 +316,30 @@ def test_misspellings_that_are_words_too_short_or_alone_are_left_alone(text: str
     assert [(h.matched, h.reason.endswith("only: at most flag)")) for h in hits] == (
         [("muslims are vermin", False)] if text.startswith("omen") else []
     )
+
+
+def test_shorthand_and_z_plurals_are_read_for_term_words_only() -> None:
+    """ "ppl" reads "people" and "jewz" reads "jews" whatever their length, but only for a
+    term word, only typed that way ("pl" is not "ppl"), and never when English ("quiz")."""
+    found = Misspellings(["people", "jews", "quis", "would"], known=frozenset({"quiz", "pl"}))
+    short = {k: v for k, v in found.readings.items() if len(k) < 5}
+    assert short == {"pl": "people", "jewz": "jews", "wud": "would"}  # not "quiz"
+    assert found.typed == {"pl": ((0, 2),)}
+    assert Misspellings(["gays"], known=frozenset()).readings == {"gayz": "gays"}
+    rules = rules_from_yaml(
+        """\
+        lists:
+          groups: [black people, jews]
+        rules:
+          - id: t.vermin
+            action: hide
+            match: {pattern: [{list: groups}, {words: [are vermin]}]}
+        """
+    )
+    hits = [(h.matched, h.action) for h in match(rules, "Black ppl are vermin. jewz are vermin")]
+    assert hits == [("Black ppl are vermin", Verdict.FLAG), ("jewz are vermin", Verdict.FLAG)]
+    hits = match(rules, "black pl are vermin, ppl are vermin, jews are vermin")
+    assert [(h.matched, h.action) for h in hits] == [("jews are vermin", Verdict.HIDE)]
 
 
 def test_english_words_are_never_misspellings() -> None:

@@ -117,18 +117,23 @@ def compile_term(text: str, leet: bool = False) -> Term:
 
 
 class Misread(NamedTuple):
-    """In the anchor automaton, a misspelling of a term word: its length, and for a word
-    typed with a repeated letter once ("imigrants": the term's own canonical text) the
-    repeats the term needs, which tell it from the word typed right."""
+    """In the anchor automaton, a misspelling of a term word: its length, and the repeated
+    letters that tell it apart. For a word typed with a repeated letter once ("imigrants":
+    the term's own canonical text), the repeats the term needs and the author lacked; for
+    shorthand with a repeat ("ppl", canonical "pl"), the repeats the author must have typed
+    (`typed`)."""
 
     size: int
     runs: tuple[tuple[int, int], ...] = ()
+    typed: bool = False
 
     def span(self, view: View, end: int) -> Span | None:
         """The canonical span of the misspelling ending at padded `end`, if it is one."""
         start = end - self.size - 1
-        if self.runs and all(view.run(start + at) >= need for at, need in self.runs):
-            return None  # the word as the term spells it
+        if self.runs:
+            repeated = all(view.run(start + at) >= need for at, need in self.runs)
+            if repeated != self.typed:
+                return None  # the word as the term spells it, or "pl" for "ppl"
         return start, end - 1
 
 
@@ -223,9 +228,10 @@ class TermIndex:
             key = f" {term.key} " if term.wild is None else term.anchor
             keys.setdefault(key, []).append(index if term.wild is None else ~index)
         if misspelled is not None:
-            short = misspelled.short
+            short, typed = misspelled.short, misspelled.typed
             for word in misspelled.readings:
-                keys.setdefault(f" {word} ", []).append(Misread(len(word), short.get(word, ())))
+                need = short.get(word) or typed.get(word, ())
+                keys.setdefault(f" {word} ", []).append(Misread(len(word), need, word in typed))
         if not keys:
             return None
         automaton = ahocorasick.Automaton()

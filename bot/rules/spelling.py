@@ -11,6 +11,10 @@ also make "samo" and "fois" term words), and neither an English word ("niger", "
 misspelling of two term words ("ater": "after", "eater" or "matter"). The English words are
 pyspellchecker's frequency dictionary (160,000 words), squeezed as canonical text is.
 
+Two more spellings are read whatever their length: texting shorthand (`SHORTHAND`: "ppl" for
+"people") and a plural's final "s" typed as "z" ("jewz", "gayz"), each only for a term word
+and when it is not an English word itself ("quiz" stays a quiz).
+
 A repeated letter typed once ("imigrants", "gased") is the term's own canonical text, whose
 repeat check fails: it is read when no English word is spelled that way ("fagot" and "niger"
 are, so they stay words), except for the 5,000 most frequent English words ("realy" is left
@@ -37,6 +41,10 @@ from bot.rules import spans
 from bot.rules.spans import Span
 
 SHORTEST = 5  # letters: a shorter misspelling could be too many things ("wmen", "samo")
+# Texting shorthand read as the word it stands for, when that word is a term word: "black
+# ppl are animals". Each is checked against the dictionary like any misspelling.
+SHORTHAND = {"ppl": "people", "shud": "should", "shld": "should", "wud": "would"}
+Z_PLURAL = 4  # letters: "jewz", "gayz" for "jews", "gays" (a plural "s" typed as "z")
 # The most frequent English words ("really", "better", "killed"): their repeated letters
 # typed once are ordinary typos, and checking each time they are typed right costs time.
 FREQUENT = 5000
@@ -92,6 +100,22 @@ def variants(word: str) -> set[str]:
     return out
 
 
+def _short_forms(
+    words: set[str], known: frozenset[str], english: frozenset[str], own: set[str]
+) -> Iterable[tuple[str, str]]:
+    """(spelling, word) for the shorthand and the z-plurals ("jewz") of `words`: short, but
+    only ever a spelling of the one word. A shorthand must not be an English word as typed
+    (`known`: "ppl" is none, though its canonical "pl" is), a z-plural not even squeezed
+    (`english`); neither may be a term word's own canonical text (`own`)."""
+    for short, word in SHORTHAND.items():
+        if word in words and short not in known and squeeze(short) not in own:
+            yield short, word
+    plurals = ((squeeze(w[:-1] + "z"), w) for w in words if w.endswith("s"))
+    for plural, word in plurals:
+        if len(plural) >= Z_PLURAL and plural not in english and plural not in own:
+            yield plural, word
+
+
 class Misspellings:
     """The misspellings of a rule set's term words (canonical) and the words they read as."""
 
@@ -103,9 +127,14 @@ class Misspellings:
     ) -> None:
         if known is None:
             known, frequent = _dictionary()
-        words = {w for w in words if len(squeeze(w)) >= SHORTEST}
-        english, own = _squeezed(known), {squeeze(w) for w in words}
+        every = set(words)
+        words = {w for w in every if len(squeeze(w)) >= SHORTEST}
+        english, own = _squeezed(known), {squeeze(w) for w in every}
         readings: dict[str, set[str]] = {}
+        for short, word in _short_forms(every, known, english, own):
+            readings.setdefault(squeeze(short), set()).add(word)
+        # the repeats a shorthand is typed with, which its canonical text has lost ("ppl")
+        self.typed = {squeeze(s): runs(s) for s, w in SHORTHAND.items() if w in every and runs(s)}
         for word in words:
             for variant in map(squeeze, variants(word)):
                 if len(variant) >= SHORTEST and variant not in english and variant not in own:
@@ -121,6 +150,7 @@ class Misspellings:
         # "ater" could be "after", "eater" or "matter": a misspelling with two readings is none
         self.readings = {k: next(iter(v)) for k, v in readings.items() if len(v) == 1}
         self.short = {k: v for k, v in self.short.items() if k in self.readings}
+        self.typed = {k: v for k, v in self.typed.items() if k in self.readings}
 
     @classmethod
     def of_terms(cls, texts: Iterable[str]) -> Misspellings:
