@@ -42,7 +42,8 @@ COMMON_WORDS = frozenset(
     was we were what when which who will with would you your ll d ve m people person guy guys
     man men woman women one ones thing things all every each many most make making made take
     put pull give keep let come look want need know think find tell ask work feel try leave
-    call use force""".split()  # noqa: SIM905
+    call use force great better best nice bad new old first last big little right well much
+    way time day really still back always start begin""".split()  # noqa: SIM905
 )
 # As terms store them: squeezed ("will" is "wil"), so that the comparison sees them at all.
 COMMON_CANONICAL = frozenset(w for word in COMMON_WORDS for w in canonical_words(word))
