@@ -187,6 +187,17 @@ def replace(text: str, edits: Sequence[tuple[int, int, str]]) -> tuple[str, Span
     for start, end, new in edits:
         pieces += [text[prev:start], new]
         at = start + shift  # where `new` starts in the derived text
+        if " " in new and new.replace(" ", "") == text[start:end]:
+            # spaces put between the letters typed ("gaypeople" read "gay people"): each
+            # letter maps to itself, each space is an inserted one before the next letter
+            for i, char in enumerate(new):
+                if char == " ":
+                    pos.append(at + i)
+                    base.append(start + i - new.count(" ", 0, i))
+                    width.append(0)
+            shift += len(new) - (end - start)
+            prev = end
+            continue
         for i in range(len(new)):
             first = start + min(i, end - start - 1)
             pos.append(at + i)

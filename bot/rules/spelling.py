@@ -11,6 +11,10 @@ also make "samo" and "fois" term words), and neither an English word ("niger", "
 misspelling of two term words ("ater": "after", "eater" or "matter"). The English words are
 pyspellchecker's frequency dictionary (160,000 words), squeezed as canonical text is.
 
+Two neighbouring words of a term typed as one ("gaypeople", "killall", "ihate") are read as
+the two words, when the join has five letters or more and is not an English word ("everyone",
+"into"); the view maps each letter back to itself, so a hit may start at the second word.
+
 Two more spellings are read whatever their length: texting shorthand (`SHORTHAND`: "ppl" for
 "people") and a plural's final "s" typed as "z" ("jewz", "gayz"), each only for a term word
 and when it is not an English word itself ("quiz" stays a quiz).
@@ -116,6 +120,20 @@ def _short_forms(
             yield plural, word
 
 
+def _joins(
+    pairs: Iterable[tuple[str, str]], known: frozenset[str], english: frozenset[str], own: set[str]
+) -> Iterable[tuple[str, str]]:
+    """(squeezed join, the two words) for two words of a term typed as one ("gaypeople",
+    "killall"), five letters or more, neither an English word ("everyone", "into") nor a
+    term word's own canonical text."""
+    for first, second in pairs:
+        joined = squeeze(first + second)
+        if len(joined) < SHORTEST or first + second in known or joined in english:
+            continue
+        if joined not in own:
+            yield joined, f"{first} {second}"
+
+
 class Misspellings:
     """The misspellings of a rule set's term words (canonical) and the words they read as."""
 
@@ -124,6 +142,7 @@ class Misspellings:
         words: Iterable[str],
         known: frozenset[str] | None = None,
         frequent: frozenset[str] | None = None,
+        pairs: Iterable[tuple[str, str]] = (),
     ) -> None:
         if known is None:
             known, frequent = _dictionary()
@@ -135,6 +154,8 @@ class Misspellings:
             readings.setdefault(squeeze(short), set()).add(word)
         # the repeats a shorthand is typed with, which its canonical text has lost ("ppl")
         self.typed = {squeeze(s): runs(s) for s, w in SHORTHAND.items() if w in every and runs(s)}
+        for joined, phrase in _joins(pairs, known, english, own):
+            readings.setdefault(joined, set()).add(phrase)
         for word in words:
             for variant in map(squeeze, variants(word)):
                 if len(variant) >= SHORTEST and variant not in english and variant not in own:
@@ -154,8 +175,17 @@ class Misspellings:
 
     @classmethod
     def of_terms(cls, texts: Iterable[str]) -> Misspellings:
-        """Of the words of the term texts, folded (wildcard terms left out)."""
-        return cls(w for text in texts if "*" not in text for w in _LETTERS.findall(fold(text)[0]))
+        """Of the words of the term texts, folded (wildcard terms left out), and of each two
+        neighbouring words of a phrase that are letters only."""
+        folded = [fold(text)[0] for text in texts if "*" not in text]
+        words = (w for text in folded for w in _LETTERS.findall(text))
+        pairs = {
+            pair
+            for text in folded
+            for pair in itertools.pairwise(text.split())
+            if all(_LETTERS.fullmatch(w) for w in pair)
+        }
+        return cls(words, pairs=sorted(pairs))
 
     def view(self, base: View, found: Iterable[Span]) -> View | None:
         """The view (plain) with the misspellings at canonical spans `found` read as the
