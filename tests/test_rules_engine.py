@@ -286,6 +286,7 @@ rules:
         ("immigrnats are parasites!", "immigrnats are parasites"),
         ("wmoen are vermn", "wmoen are vermn"),  # two misspelled words
         ("I hate wmoen.", "I hate wmoen"),  # in a phrase
+        ("I haet women", "I haet women"),  # two letters swapped in a four-letter word
         ("I hate womenn", "I hate womenn"),  # a repeated letter is no misspelling at all
         ("imigrants are parasites", "imigrants are parasites"),  # a repeated letter typed once
     ],
@@ -305,6 +306,7 @@ def test_misspelled_words_read_as_the_term_words_they_stand_for(text: str, span:
     "text",
     [
         "wmen are vermin",  # four letters: too short to tell from other words
+        "I hte women",  # a letter missing from a four-letter word: too short as well
         "omen: muslims are vermin",  # ... but the real words are matched
         "ummigrants are parasites",  # the first letter is never read as mistyped
         "fgagot and fagot",  # alone, a misspelling is not read; "fagot" is a word

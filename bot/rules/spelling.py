@@ -1,6 +1,6 @@
 """Misspelled words: "mslims", "wmoen", "disgsuting", "imigrants": a term word with one letter
 missing, two neighbouring letters swapped or a repeated letter typed once, read as that term
-word.
+word. A four-letter word is read with two letters swapped only ("haet", "sucm").
 
 Which words count as misspellings is settled when the rules load: every such variant of every
 word of the terms rules match (exceptions and the allow-list are read only as written: a guess
@@ -45,6 +45,9 @@ from bot.rules import spans
 from bot.rules.spans import Span
 
 SHORTEST = 5  # letters: a shorter misspelling could be too many things ("wmen", "samo")
+# ... except two neighbours swapped in a four-letter word ("haet", "sucm", "klil"): it keeps
+# every letter, so it is seldom a misspelling of another word
+SHORTEST_SWAP = 4
 # Texting shorthand read as the word it stands for, when that word is a term word: "black
 # ppl are animals". Each is checked against the dictionary like any misspelling.
 SHORTHAND = {"ppl": "people", "shud": "should", "shld": "should", "wud": "would"}
@@ -147,7 +150,7 @@ class Misspellings:
         if known is None:
             known, frequent = _dictionary()
         every = set(words)
-        words = {w for w in every if len(squeeze(w)) >= SHORTEST}
+        words = {w for w in every if len(w) >= SHORTEST_SWAP}
         english, own = _squeezed(known), {squeeze(w) for w in every}
         readings: dict[str, set[str]] = {}
         for short, word in _short_forms(every, known, english, own):
@@ -157,13 +160,16 @@ class Misspellings:
         for joined, phrase in _joins(pairs, known, english, own):
             readings.setdefault(joined, set()).add(phrase)
         for word in words:
+            shortest = SHORTEST if len(squeeze(word)) > SHORTEST_SWAP else SHORTEST_SWAP
             for variant in map(squeeze, variants(word)):
-                if len(variant) >= SHORTEST and variant not in english and variant not in own:
+                if len(variant) >= shortest and variant not in english and variant not in own:
                     readings.setdefault(variant, set()).add(word)
         # A repeated letter typed once ("imigrants"): the term's own canonical text, whose
         # repeat check fails. Read when no English word is spelled that way ("fagot" is).
         self.short: dict[str, tuple[tuple[int, int], ...]] = {}
         for word in words - (frequent or frozenset()):
+            if len(squeeze(word)) < SHORTEST:
+                continue
             need = runs(word)
             if need and known.isdisjoint(shortened(word)):
                 readings.setdefault(squeeze(word), set()).add(word)
