@@ -325,10 +325,10 @@ def test_shorthand_and_z_plurals_are_read_for_term_words_only() -> None:
     """ "ppl" reads "people" and "jewz" reads "jews" whatever their length, but only for a
     term word, only typed that way ("pl" is not "ppl"), and never when English ("quiz")."""
     found = Misspellings(["people", "jews", "quis", "would"], known=frozenset({"quiz", "pl"}))
-    short = {k: v for k, v in found.readings.items() if len(k) < 5}
+    short = {k: v for k, v in found.readings.items() if k in ("pl", "jewz", "wud", "quiz")}
     assert short == {"pl": "people", "jewz": "jews", "wud": "would"}  # not "quiz"
     assert found.typed == {"pl": ((0, 2),)}
-    assert Misspellings(["gays"], known=frozenset()).readings == {"gayz": "gays"}
+    assert Misspellings(["gays"], known=frozenset()).readings.get("gayz") == "gays"
     rules = rules_from_yaml(
         """\
         lists:
@@ -367,6 +367,20 @@ def test_two_words_of_a_term_typed_as_one_are_read_as_two() -> None:
     assert match(rules, "killall") == ()  # alone: a Unix command, or a name
     assert match(rules, "everyone of them") == ()  # "everyone" is English
     assert match(rules, "kill all gay people")[0].action == Verdict.HIDE
+    # across two steps that may be adjacent: "allmuslims", "muslimsare"
+    text = "kill allmuslims, and muslimsare vermin"
+    hits = [(text[h.start : h.end], h.action) for h in match(rules, text)]
+    assert hits == [("kill allmuslims", Verdict.FLAG), ("muslimsare vermin", Verdict.FLAG)]
+    spaced = rules_from_yaml(
+        """\
+        rules:
+          - id: t.gap
+            action: hide
+            match: {pattern: [{words: [burn]}, {gap: 1-2}, {words: [mosques]}]}
+        """
+    )
+    assert match(spaced, "burn the mosques")  # a step pair never adjacent is never joined
+    assert match(spaced, "burnmosques now") == ()
 
 
 def test_spaces_read_into_a_word_map_each_letter_back_to_itself() -> None:

@@ -8,6 +8,7 @@ rule ids unique.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -295,6 +296,13 @@ class _Compiler:
             pattern = Pattern(pattern.steps, pattern.gaps, best, pattern.crossings)
             self._anchor(best, unless)
             self.terms.matched.update(pattern.steps)
+            self.terms.adjacent.update(
+                pair
+                for pair, (least, _) in zip(
+                    itertools.pairwise(pattern.steps), pattern.gaps, strict=True
+                )
+                if least == 0
+            )
         return (CompiledMatcher("pattern", f"pattern #{loc[-1]}", pattern=pattern),)
 
     def _anchor(self, group: int, unless: bool) -> None:

@@ -150,6 +150,8 @@ class TermIndex:
     groups: list[str] = field(default_factory=list)  # a label per group, for `explain`
     anchors: set[int] = field(default_factory=set)  # groups whose terms can start a hit
     matched: set[int] = field(default_factory=set)  # groups rules match (not exceptions)
+    # (group, group) pattern steps that may be adjacent: "hate" + "gay people"
+    adjacent: set[tuple[int, int]] = field(default_factory=set)
     _by_text: dict[str, int] = field(default_factory=dict)
     _automaton: ahocorasick.Automaton | None = None
     _anchor_automaton: ahocorasick.Automaton | None = None
@@ -185,6 +187,24 @@ class TermIndex:
         ]
         return sum(1 for t in terms if t.words <= COMMON_CANONICAL), len(terms)
 
+    def _step_pairs(self) -> set[tuple[str, str]]:
+        """(last word, first word) of terms of two pattern steps that may be adjacent: the
+        words a join across them would be read as ("hategay" for "hate" + "gay people")."""
+        edges: dict[int, tuple[set[str], set[str]]] = {}
+        for term, groups in zip(self.terms, self.term_groups, strict=True):
+            words = fold(term.text)[0].split()
+            if term.wild is None and words:
+                for group in groups:
+                    lasts, firsts = edges.setdefault(group, (set(), set()))
+                    lasts.add(words[-1])
+                    firsts.add(words[0])
+        return {
+            (last, first)
+            for before, after in self.adjacent
+            for last in edges.get(before, ((), ()))[0]
+            for first in edges.get(after, ((), ()))[1]
+        }
+
     def relevant(self, view: View, base: View) -> bool:
         """Whether `view` reads a word differently from `base` that some term could use."""
         if view.words:
@@ -203,9 +223,12 @@ class TermIndex:
         if not self.leet:  # exceptions and the allow-list are read as written: no guesses
             matched = self.matched
             self.misspelled = Misspellings.of_terms(
-                t.text
-                for t, groups in zip(self.terms, self.term_groups, strict=True)
-                if not matched.isdisjoint(groups)
+                (
+                    t.text
+                    for t, groups in zip(self.terms, self.term_groups, strict=True)
+                    if not matched.isdisjoint(groups)
+                ),
+                self._step_pairs(),
             )
         self._anchor_automaton = self._build(anchored, self.misspelled)
         self._vocabulary = set().union(*(t.words for t in self.terms))

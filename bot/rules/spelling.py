@@ -11,9 +11,11 @@ also make "samo" and "fois" term words), and neither an English word ("niger", "
 misspelling of two term words ("ater": "after", "eater" or "matter"). The English words are
 pyspellchecker's frequency dictionary (160,000 words), squeezed as canonical text is.
 
-Two neighbouring words of a term typed as one ("gaypeople", "killall", "ihate") are read as
-the two words, when the join has five letters or more and is not an English word ("everyone",
-"into"); the view maps each letter back to itself, so a hit may start at the second word.
+Two neighbouring words typed as one ("gaypeople", "killall", "ihate") are read as the two
+words, when the join has five letters or more and is not an English word ("everyone", "into"):
+two words of a phrase, or the last word of a term and the first of a term in the next step of
+a pattern that may follow it with no word between ("hategay": "i hate" + "gay people"). The
+view maps each letter back to itself, so a hit may start at the second word.
 
 Two more spellings are read whatever their length: texting shorthand (`SHORTHAND`: "ppl" for
 "people") and a plural's final "s" typed as "z" ("jewz", "gayz"), each only for a term word
@@ -123,6 +125,10 @@ def _short_forms(
             yield plural, word
 
 
+def _canonical(reading: str) -> str:
+    return " ".join(map(squeeze, reading.split()))
+
+
 def _joins(
     pairs: Iterable[tuple[str, str]], known: frozenset[str], english: frozenset[str], own: set[str]
 ) -> Iterable[tuple[str, str]]:
@@ -175,23 +181,24 @@ class Misspellings:
                 readings.setdefault(squeeze(word), set()).add(word)
                 self.short[squeeze(word)] = need
         # "ater" could be "after", "eater" or "matter": a misspelling with two readings is none
-        self.readings = {k: next(iter(v)) for k, v in readings.items() if len(v) == 1}
+        # ("will kill" and "wil kill" are one: canonical text reads them alike)
+        self.readings = {
+            k: min(v) for k, v in readings.items() if len({_canonical(r) for r in v}) == 1
+        }
         self.short = {k: v for k, v in self.short.items() if k in self.readings}
         self.typed = {k: v for k, v in self.typed.items() if k in self.readings}
 
     @classmethod
-    def of_terms(cls, texts: Iterable[str]) -> Misspellings:
+    def of_terms(cls, texts: Iterable[str], across: Iterable[tuple[str, str]] = ()) -> Misspellings:
         """Of the words of the term texts, folded (wildcard terms left out), and of each two
-        neighbouring words of a phrase that are letters only."""
+        neighbouring words that are letters only: in a phrase, or `across` two terms that
+        may follow each other (folded already)."""
         folded = [fold(text)[0] for text in texts if "*" not in text]
         words = (w for text in folded for w in _LETTERS.findall(text))
-        pairs = {
-            pair
-            for text in folded
-            for pair in itertools.pairwise(text.split())
-            if all(_LETTERS.fullmatch(w) for w in pair)
-        }
-        return cls(words, pairs=sorted(pairs))
+        pairs = {pair for text in folded for pair in itertools.pairwise(text.split())}
+        pairs.update(across)
+        letters = (pair for pair in pairs if all(_LETTERS.fullmatch(w) for w in pair))
+        return cls(words, pairs=sorted(letters))
 
     def view(self, base: View, found: Iterable[Span]) -> View | None:
         """The view (plain) with the misspellings at canonical spans `found` read as the
