@@ -132,9 +132,9 @@ def _canonical(reading: str) -> str:
 def _joins(
     pairs: Iterable[tuple[str, str]], known: frozenset[str], english: frozenset[str], own: set[str]
 ) -> Iterable[tuple[str, str]]:
-    """(squeezed join, the two words) for two words of a term typed as one ("gaypeople",
-    "killall"), five letters or more, neither an English word ("everyone", "into") nor a
-    term word's own canonical text."""
+    """(squeezed join, the two words) for two neighbouring words typed as one: a phrase's
+    ("gaypeople", "killall") or two pattern steps' ("hategay"); five letters or more,
+    neither an English word ("everyone", "into") nor a term word's own canonical text."""
     for first, second in pairs:
         joined = squeeze(first + second)
         if len(joined) < SHORTEST or first + second in known or joined in english:
@@ -159,10 +159,12 @@ class Misspellings:
         words = {w for w in every if len(w) >= SHORTEST_SWAP}
         english, own = _squeezed(known), {squeeze(w) for w in every}
         readings: dict[str, set[str]] = {}
+        # the repeats a shorthand is typed with, which its canonical text has lost ("ppl")
+        self.typed: dict[str, tuple[tuple[int, int], ...]] = {}
         for short, word in _short_forms(every, known, english, own):
             readings.setdefault(squeeze(short), set()).add(word)
-        # the repeats a shorthand is typed with, which its canonical text has lost ("ppl")
-        self.typed = {squeeze(s): runs(s) for s, w in SHORTHAND.items() if w in every and runs(s)}
+            if runs(short):
+                self.typed[squeeze(short)] = runs(short)
         for joined, phrase in _joins(pairs, known, english, own):
             readings.setdefault(joined, set()).add(phrase)
         for word in words:
