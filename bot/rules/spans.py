@@ -178,7 +178,8 @@ def pad(text: str, positions: Sequence[int]) -> tuple[str, SpanMap]:
 def replace(text: str, edits: Sequence[tuple[int, int, str]]) -> tuple[str, SpanMap]:
     """Put each edit's string in place of text[start:end] (sorted, not overlapping). The
     new string's characters map to the replaced ones in order, the last of them covering what
-    is left, so the whole new string maps back to the whole replaced span."""
+    is left, so the whole new string maps back to the whole replaced span; a new string that
+    is the old one with spaces put in maps letter for letter, the spaces as inserted ones."""
     pieces: list[str] = []
     pos: list[int] = []
     base: list[int] = []
@@ -195,14 +196,12 @@ def replace(text: str, edits: Sequence[tuple[int, int, str]]) -> tuple[str, Span
                     pos.append(at + i)
                     base.append(start + i - new.count(" ", 0, i))
                     width.append(0)
-            shift += len(new) - (end - start)
-            prev = end
-            continue
-        for i in range(len(new)):
-            first = start + min(i, end - start - 1)
-            pos.append(at + i)
-            base.append(first)
-            width.append(1 if i < len(new) - 1 else end - first)
+        else:
+            for i in range(len(new)):
+                first = start + min(i, end - start - 1)
+                pos.append(at + i)
+                base.append(first)
+                width.append(1 if i < len(new) - 1 else end - first)
         shift += len(new) - (end - start)
         prev = end
     pieces.append(text[prev:])
