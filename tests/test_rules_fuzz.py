@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from bot.models import Comment, RuleHit
 from bot.normalize import normalize, normalize_text
 from bot.rules.loader import load_rules
-from bot.rules.matchers import MISREAD
 from bot.rules.spelling import squeeze
 from bot.rules.testing import match, rules_from_yaml
 
@@ -83,7 +82,7 @@ def test_spelling_views_map_each_misspelling_back_to_what_was_typed(parts: list[
     misspelling it stands for, or the word itself where it was typed right."""
     text = "".join(parts)
     plain = normalize_text(text).views[0]
-    misread = SHIPPED.terms.scan(plain).get(MISREAD, [])
+    misread = SHIPPED.terms.scan(plain).misread
     view = SHIPPED.terms.misspelled.view(plain, misread) if misread else None
     if view is None:
         return

@@ -20,7 +20,7 @@ from bot.normalize import View, emoji_end, normalize_text
 from bot.rules.conditions import failed_condition
 from bot.rules.language import Rule
 from bot.rules.masked import MaskedWords
-from bot.rules.matchers import MAX_HITS, MISREAD, Pattern, RegexBank, Span, TermIndex
+from bot.rules.matchers import MAX_HITS, Occurrences, Pattern, RegexBank, Span, TermIndex
 from bot.rules.quotes import inside
 
 _NONE: frozenset[int] = frozenset()
@@ -66,7 +66,7 @@ class Scan:
     """One view's raw occurrences: term groups (canonical spans) and matching regexes."""
 
     view: View
-    found: dict[int, list[Span]]
+    found: Occurrences
     regexes: frozenset[int]
 
 
@@ -111,7 +111,7 @@ def matcher_spans(matcher: CompiledMatcher, scan: Scan, bank: RegexBank) -> list
     if matcher.pattern is not None:
         canonical = matcher.pattern.find(view, scan.found)
     else:
-        canonical = scan.found.get(matcher.group, [])[: MAX_HITS * 4]
+        canonical = scan.found.get(matcher.group)
     return [view.original_span(s, e) for s, e in canonical]
 
 
@@ -217,7 +217,7 @@ class RuleSet:
         """The scan of the plain view with the misspelled words its scan found read as the
         term words they stand for ("wmen" as "women"); None when it found none."""
         first = scans[0] if scans and scans[0].view is plain else None
-        misread = first.found.pop(MISREAD, None) if first is not None else None
+        misread = first.found.misread if first is not None else None
         view = self.terms.misspelled.view(plain, misread) if misread else None
         return self._scan(view, plain) if view is not None else None
 
@@ -230,7 +230,8 @@ class RuleSet:
         return _Settler(self, comment, normalized, [], out)._spans(rule.unless, full=True)
 
     def _collect(self, scan: Scan, out: dict[int, list[Found]]) -> None:
-        triggered = [pair for group in scan.found for pair in self._by_group.get(group, ())]
+        by_group = self._by_group
+        triggered = [pair for group in scan.found.groups() for pair in by_group.get(group, ())]
         triggered += [pair for index in scan.regexes for pair in self._by_regex.get(index, ())]
         for number, matcher in triggered:
             for start, end in matcher_spans(matcher, scan, self.regexes):

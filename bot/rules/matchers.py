@@ -33,6 +33,8 @@ from bot.rules.spans import Span
 from bot.rules.spelling import Misspellings
 
 MAX_HITS = 50  # per matcher and view: enough to decide, bounded on hostile input
+KEPT = MAX_HITS * 4  # occurrences of a group kept per view, once checked
+RECORDED = KEPT * 2  # ... recorded before their checks (some fail them)
 # Frequent English words: a pattern is anchored on a step with as few of these as possible.
 COMMON_WORDS = frozenset(
     """a about after all also am an and any are as at be because been but by can could did do
@@ -49,7 +51,6 @@ COMMON_WORDS = frozenset(
 COMMON_CANONICAL = frozenset(w for word in COMMON_WORDS for w in canonical_words(word))
 _STOP = re.compile(r"[.!?;]")
 _STOPS = re.compile(r"[.!?;]+")  # "?!" and "..." end one sentence
-MISREAD = -1  # the key under which a plain view's scan keeps the misspellings it found
 
 
 class TermError(ValueError):
@@ -264,24 +265,26 @@ class TermIndex:
         automaton.make_automaton()
         return automaton
 
-    def scan(self, view: View, base: View | None = None) -> dict[int, list[Span]]:
+    def scan(self, view: View, base: View | None = None) -> Occurrences:
         """Every group's occurrences in the view, as spans of its squeezed canonical text;
         nothing at all when no anchor term occurs (most comments: one cheap pass), or when
         the view has no word that `base` (the plain view) lacks and a term could use. Of
-        the plain view (no `base`), also the misspellings found, under MISREAD."""
+        the plain view (no `base`), also the misspellings found (`Occurrences.misread`)."""
         misread: list[Span] = []
-        found = self.scan_groups(view, self._needed(view, base, misread))
+        needed = self._needed(view, base, misread)
+        found = self.scan_groups(view, needed) if needed else Occurrences(self, view)
         if misread and base is None:
-            found[MISREAD] = misread
+            found.misread = misread
         return found
 
-    def scan_groups(self, view: View, needed: set[int] | frozenset[int]) -> dict[int, list[Span]]:
+    def scan_groups(self, view: View, needed: AbstractSet[int]) -> Occurrences:
         """The occurrences of the `needed` groups in the view, whatever anchors it holds."""
         found: dict[int, list[Span]] = {}
-        if not needed or self._automaton is None:
-            return found
+        unchecked: dict[int, list[tuple[int, int]]] = {}
+        if self._automaton is None:
+            return Occurrences(self, view)
         wild: set[int] = set()
-        group_sets = self._group_sets
+        group_sets, term_groups, terms = self._group_sets, self.term_groups, self.terms
         for end, refs in self._automaton.iter(view.padded):
             for ref in refs:
                 if ref < 0:
@@ -290,14 +293,19 @@ class TermIndex:
                     continue
                 if group_sets[ref].isdisjoint(needed):
                     continue
-                term = self.terms[ref]
+                term = terms[ref]
                 start = end - term.size - 1
                 span = (start, start + term.size)
-                if not term.checks or self._accept(view, term, (span,), span):
-                    self._record(found, ref, span, needed)
+                for group in term_groups[ref]:
+                    if group in needed:
+                        occurrences = found.setdefault(group, [])
+                        if len(occurrences) < RECORDED:
+                            if term.checks:
+                                unchecked.setdefault(group, []).append((len(occurrences), ref))
+                            occurrences.append(span)
         for ref in sorted(wild):
             self._scan_wild(view, ref, found, needed)
-        return found
+        return Occurrences(self, view, found, unchecked)
 
     def _needed(self, view: View, base: View | None, misread: list[Span]) -> set[int]:
         """The groups worth recording: those the anchor terms present call for. The
@@ -321,7 +329,7 @@ class TermIndex:
         for group in self.term_groups[ref]:
             if group in needed:
                 occurrences = found.setdefault(group, [])
-                if len(occurrences) < MAX_HITS * 4:
+                if len(occurrences) < RECORDED:
                     occurrences.append(span)
 
     def _scan_wild(
@@ -353,6 +361,60 @@ class TermIndex:
         return True
 
 
+class Occurrences:
+    """Each term group's occurrences in one view, as spans of its canonical text, in text
+    order (`get`), and of a plain view the misspellings its anchor pass found (`misread`).
+    The checks of a term's occurrence (`TermIndex._accept`: its repeated letters, a phrase
+    within one sentence) run when its group is first read: most groups recorded are never
+    read, because the other steps of their patterns are absent."""
+
+    __slots__ = ("_accepted", "_found", "_index", "_unchecked", "_view", "misread")
+
+    def __init__(
+        self,
+        index: TermIndex,
+        view: View,
+        found: dict[int, list[Span]] | None = None,
+        unchecked: dict[int, list[tuple[int, int]]] | None = None,  # group -> [(at, term)]
+    ) -> None:
+        self._index, self._view = index, view
+        self._found = found or {}
+        self._unchecked = unchecked or {}
+        self._accepted: dict[tuple[int, Span], bool] = {}  # a term may be in several groups
+        self.misread: list[Span] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._found or self.misread)
+
+    def __contains__(self, group: int) -> bool:
+        """Whether the group was recorded (its occurrences may yet fail their checks)."""
+        return group in self._found
+
+    def groups(self) -> Iterable[int]:
+        return self._found.keys()
+
+    def get(self, group: int) -> list[Span]:
+        unchecked = self._unchecked.pop(group, None)
+        if unchecked is not None:
+            self._check(group, unchecked)
+        occurrences = self._found.get(group, [])
+        return occurrences if len(occurrences) <= KEPT else occurrences[:KEPT]
+
+    def _check(self, group: int, unchecked: list[tuple[int, int]]) -> None:
+        occurrences = self._found[group]
+        accepted, terms, view = self._accepted, self._index.terms, self._view
+        failed = set()
+        for at, ref in unchecked:
+            span = occurrences[at]
+            ok = accepted.get((ref, span))
+            if ok is None:
+                ok = accepted[ref, span] = TermIndex._accept(view, terms[ref], (span,), span)
+            if not ok:
+                failed.add(at)
+        if failed:
+            self._found[group] = [s for at, s in enumerate(occurrences) if at not in failed]
+
+
 def sentence_ends(view: View, end: int, start: int, most: int = 0) -> int:
     """How many sentences end between canonical positions `end` and `start` ("!!!" is one),
     counted no further than `most` + 1."""
@@ -373,9 +435,11 @@ class Pattern:
     anchor: int = -1  # the step group with the rarest terms: the pattern runs when it occurs
     crossings: tuple[int, ...] = ()  # per gap, the sentence ends it may cross (none if empty)
 
-    def find(self, view: View, found: dict[int, list[Span]]) -> list[Span]:
+    def find(self, view: View, found: Occurrences) -> list[Span]:
+        if not all(g in found for g in self.steps):
+            return []  # before `get` checks the occurrences of any step
         # at one start the longest term first: "shot in the head" before "shot"
-        occurrences = [sorted(found.get(g, ()), key=_longest_first) for g in self.steps]
+        occurrences = [sorted(found.get(g), key=_longest_first) for g in self.steps]
         if not all(occurrences):
             return []
         out: list[Span] = []
