@@ -1,6 +1,21 @@
 # modbot: the moderation service. Build:  docker build -t modbot .
 # Bake model weights into the image (for hosts without network at run time):
 #   docker build --build-arg BAKE_MODEL=original -t modbot .
+
+# Stage 1: the modbot wheel, the rule engine's hot modules compiled with mypyc (setup.py:
+# the same hits, about 1.25x the comments per second). The compiler stays in this stage.
+FROM python:3.11-slim AS wheel
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+RUN pip install "setuptools>=68" wheel "mypy==2.4.1"
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY bot ./bot
+RUN MODBOT_COMPILE=1 pip wheel --no-build-isolation --no-deps --wheel-dir /wheels .
+
+# Stage 2: the service.
 FROM python:3.11-slim
 
 ARG BAKE_MODEL=""
@@ -18,10 +33,9 @@ WORKDIR /opt/modbot
 # CPU-only torch first, from PyTorch's CPU index: the default wheel pulls CUDA (several GB).
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
-COPY pyproject.toml README.md ./
-COPY bot ./bot
+COPY --from=wheel /wheels /tmp/wheels
 COPY rules ./rules
-RUN pip install . && modbot --version
+RUN pip install /tmp/wheels/modbot-*.whl && rm -rf /tmp/wheels && modbot --version
 
 RUN if [ -n "$BAKE_MODEL" ]; then modbot models pull --model "$BAKE_MODEL"; fi
 

@@ -12,8 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(name="instructions")
-def _instructions() -> list[tuple[str, str]]:
+def _parse() -> list[tuple[str, str]]:
     text = (ROOT / "Dockerfile").read_text()
     text = re.sub(r"\\\n", " ", text)
     out = []
@@ -25,37 +24,58 @@ def _instructions() -> list[tuple[str, str]]:
     return out
 
 
+@pytest.fixture(name="every_stage")
+def _every_stage() -> list[tuple[str, str]]:
+    return _parse()
+
+
+@pytest.fixture(name="instructions")
+def _instructions() -> list[tuple[str, str]]:
+    """The image's own stage: from the last FROM on."""
+    parsed = _parse()
+    last = max(i for i, (word, _) in enumerate(parsed) if word == "FROM")
+    return parsed[last:]
+
+
+def _sources(rest: str) -> list[str]:
+    """A COPY's sources in the build context; none when it copies from another stage."""
+    words = shlex.split(rest)
+    if any(w.startswith("--from=") for w in words):
+        return []
+    return [w for w in words[:-1] if not w.startswith("--")]
+
+
 @pytest.fixture(name="pyproject")
 def _pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-def test_every_copied_file_exists(instructions: list[tuple[str, str]]) -> None:
+def test_every_copied_file_exists(every_stage: list[tuple[str, str]]) -> None:
     """Each COPY source is a real file or folder of the repository."""
-    copies = [rest for word, rest in instructions if word == "COPY"]
-    assert copies
-    for rest in copies:
-        sources = shlex.split(rest)[:-1]
-        for source in sources:
-            assert (ROOT / source).exists(), f"COPY {source}: no such file"
+    sources = [src for word, rest in every_stage if word == "COPY" for src in _sources(rest)]
+    assert "bot" in sources and "rules" in sources
+    for source in sources:
+        assert (ROOT / source).exists(), f"COPY {source}: no such file"
 
 
-def test_dockerignore_keeps_copied_files(instructions: list[tuple[str, str]]) -> None:
+def test_dockerignore_keeps_copied_files(every_stage: list[tuple[str, str]]) -> None:
     """.dockerignore does not exclude anything the Dockerfile copies."""
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
-    for word, rest in instructions:
+    for word, rest in every_stage:
         if word == "COPY":
-            for source in shlex.split(rest)[:-1]:
+            for source in _sources(rest):
                 assert source.rstrip("/") not in ignored
 
 
-def test_slim_python_base_matches_requires_python(
-    instructions: list[tuple[str, str]], pyproject: dict
+def test_slim_python_bases_match_requires_python(
+    every_stage: list[tuple[str, str]], pyproject: dict
 ) -> None:
-    """The base image is a slim Python inside the project's supported range."""
-    base = next(rest for word, rest in instructions if word == "FROM")
-    match = re.fullmatch(r"python:(3\.\d+)-slim(?:-\w+)?", base.split()[0])
-    assert match, base
+    """Every stage's base image is the same slim Python, inside the supported range (the
+    wheel built in one stage is installed in the other)."""
+    bases = {rest.split()[0] for word, rest in every_stage if word == "FROM"}
+    assert len(bases) == 1, bases
+    match = re.fullmatch(r"python:(3\.\d+)-slim(?:-\w+)?", bases.pop())
+    assert match
     minor = int(match.group(1).split(".")[1])
     spec = pyproject["project"]["requires-python"]
     low = int(re.search(r">=3\.(\d+)", spec).group(1))
@@ -63,13 +83,31 @@ def test_slim_python_base_matches_requires_python(
     assert low <= minor < high
 
 
+def test_wheel_stage_compiles_what_setup_py_compiles(every_stage: list[tuple[str, str]]) -> None:
+    """The first stage builds the wheel with MODBOT_COMPILE=1 (mypy in the build
+    environment, hence no build isolation) from copied files that hold every compiled
+    module; the image copies that stage's wheels."""
+    stage = every_stage[: [w for w, _ in every_stage].index("FROM", 1)]
+    name = stage[0][1].split()[-1]
+    runs = " ".join(rest for word, rest in stage if word == "RUN")
+    assert "MODBOT_COMPILE=1 pip wheel --no-build-isolation" in runs and "mypy" in runs
+    copied = {src for word, rest in stage if word == "COPY" for src in _sources(rest)}
+    assert {"setup.py", "pyproject.toml", "bot"} <= copied
+    setup = (ROOT / "setup.py").read_text()
+    compiled = re.findall(r'"(bot/[\w/]+\.py)"', setup)
+    assert compiled and all((ROOT / path).is_file() for path in compiled)
+    copies = [rest for word, rest in every_stage if word == "COPY"]
+    assert any(f"--from={name}" in rest for rest in copies)
+
+
 def test_torch_pin_matches_pyproject(instructions: list[tuple[str, str]], pyproject: dict) -> None:
-    """The image installs the CPU build of exactly the torch that pyproject pins."""
+    """The image installs the CPU build of exactly the torch that pyproject pins, before
+    modbot (whose own requirement would pull the CUDA build)."""
     pin = next(d for d in pyproject["project"]["dependencies"] if d.startswith("torch"))
     runs = " ".join(rest for word, rest in instructions if word == "RUN")
     assert pin in runs
     assert "download.pytorch.org/whl/cpu" in runs
-    assert runs.index(pin) < runs.index("pip install .")
+    assert runs.index(pin) < runs.index("pip install /tmp/wheels/modbot-")
 
 
 def test_runs_as_non_root(instructions: list[tuple[str, str]]) -> None:
