@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bot.demo.thread import load_thread  # noqa: E402
 from bot.models import Comment  # noqa: E402
 from bot.normalize import normalize  # noqa: E402
+from bot.rules import engine_build  # noqa: E402
 from bot.rules.loader import literal_terms, load_rules  # noqa: E402
 
 WORDS = """the of and to a in is it you that he was for on are with as his they be at one have
@@ -146,13 +147,6 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def build() -> str:
-    """Whether the engine's modules here are pure Python or compiled (setup.py)."""
-    from bot.rules import matchers
-
-    return "compiled with mypyc" if Path(matchers.__file__).suffix != ".py" else "pure Python"
-
-
 def naive_rate(paths: list[Path], texts: list[str]) -> tuple[float, int]:
     patterns = [re.compile(rf"(?<!\w){re.escape(t.lower())}(?!\w)") for t in all_terms(paths)]
     start = time.process_time()
@@ -182,7 +176,7 @@ def main() -> None:
     print(f"engine: {rate:,.0f} comments/s on one core ({hits} hits)")
     print(
         f"        best of {len(rates)} passes; median {statistics.median(rates):,.0f}, "
-        f"slowest {min(rates):,.0f} ({cpu_name()}; {build()})"
+        f"slowest {min(rates):,.0f} ({cpu_name()}; {engine_build()})"
     )
     print(f"naive:  {naive:,.0f} comments/s ({terms} terms, one re.search each)")
     print(f"ratio:  {rate / naive:.1f}x")

@@ -25,6 +25,7 @@ from bot.pipeline import Pipeline
 from bot.platforms.base import Platform
 from bot.policy import Policy
 from bot.review.web import start_review_server
+from bot.rules import engine_build
 from bot.rules.reload import RuleReloader
 from bot.scoring.base import ModelScorer
 from bot.scoring.rules import RuleSet, load_rules
@@ -183,7 +184,9 @@ async def build_service(
         if released:
             log.info("leases_released", count=released)
         rules: RuleSet = load_rules(settings.rules.paths)
-        log.info("rules_loaded", rules=len(rules.rules), version=rules.version)
+        log.info(
+            "rules_loaded", rules=len(rules.rules), version=rules.version, build=engine_build()
+        )
         model = await model_factory(settings)
         if model is not None:
             stack.push_async_callback(model.close)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot import __version__, logs
 from bot.config import ConfigError, ModelSettings, Settings, load_config
+from bot.rules import engine_build
 from bot.scoring.rules import RuleLoadError
 
 EXIT_FAILURE = 1
@@ -47,7 +48,11 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modbot", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"modbot {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"modbot {__version__} (rule engine: {engine_build()})",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the moderation service")

@@ -111,6 +111,8 @@ def test_the_compiled_modules_are_the_ones_imported(compiled: Path) -> None:
     for module, path in zip(COMPILED, result.stdout.split(), strict=True):
         assert Path(path).parent == (compiled / module).parent, path
         assert Path(path).suffix == ".so", f"{module} was imported from its source: {path}"
+    version = _run(compiled, "-m", "bot.cli", "--version")
+    assert version.stdout.strip().endswith("(rule engine: compiled with mypyc)"), version.stdout
 
 
 def test_compiled_engine_gives_the_same_hits(compiled: Path, tmp_path: Path) -> None:
