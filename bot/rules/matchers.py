@@ -284,7 +284,7 @@ class TermIndex:
         if self._automaton is None:
             return Occurrences(self, view)
         wild: set[int] = set()
-        group_sets, term_groups, terms = self._group_sets, self.term_groups, self.terms
+        group_sets, terms = self._group_sets, self.terms
         for end, refs in self._automaton.iter(view.padded):
             for ref in refs:
                 if ref < 0:
@@ -296,13 +296,7 @@ class TermIndex:
                 term = terms[ref]
                 start = end - term.size - 1
                 span = (start, start + term.size)
-                for group in term_groups[ref]:
-                    if group in needed:
-                        occurrences = found.setdefault(group, [])
-                        if len(occurrences) < RECORDED:
-                            if term.checks:
-                                unchecked.setdefault(group, []).append((len(occurrences), ref))
-                            occurrences.append(span)
+                self._record(found, ref, span, needed, unchecked if term.checks else None)
         for ref in sorted(wild):
             self._scan_wild(view, ref, found, needed)
         return Occurrences(self, view, found, unchecked)
@@ -324,12 +318,21 @@ class TermIndex:
         return needed
 
     def _record(
-        self, found: dict[int, list[Span]], ref: int, span: Span, needed: AbstractSet[int]
+        self,
+        found: dict[int, list[Span]],
+        ref: int,
+        span: Span,
+        needed: AbstractSet[int],
+        unchecked: dict[int, list[tuple[int, int]]] | None = None,
     ) -> None:
+        """Add the span to each needed group of term `ref`; with `unchecked`, also note its
+        place there, for `Occurrences` to check when the group is read."""
         for group in self.term_groups[ref]:
             if group in needed:
                 occurrences = found.setdefault(group, [])
                 if len(occurrences) < RECORDED:
+                    if unchecked is not None:
+                        unchecked.setdefault(group, []).append((len(occurrences), ref))
                     occurrences.append(span)
 
     def _scan_wild(
