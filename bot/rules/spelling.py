@@ -163,8 +163,8 @@ class Misspellings:
         self.typed: dict[str, tuple[tuple[int, int], ...]] = {}
         for short, word in _short_forms(every, known, english, own):
             readings.setdefault(squeeze(short), set()).add(word)
-            if runs(short):
-                self.typed[squeeze(short)] = runs(short)
+            if typed := runs(short):
+                self.typed[squeeze(short)] = typed
         for joined, phrase in _joins(pairs, known, english, own):
             readings.setdefault(joined, set()).add(phrase)
         for word in words:
