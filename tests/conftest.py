@@ -29,6 +29,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def unavailable(tests: str, why: str) -> None:
+    """Skip when something the tests need is missing here; fail under CI, whose setup
+    (.ci/run) installs it, so a missing piece there is a broken setup, not a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{tests} cannot run in CI: {why}")
+    pytest.skip(why)
+
+
 @pytest.fixture(autouse=True)
 def _reset_structlog() -> None:
     structlog.reset_defaults()

@@ -69,22 +69,20 @@ def _hits(texts: list[str]) -> list[list[list[object]]]:
     return out
 
 
-def _unavailable(why: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"the compiled build cannot be tested in CI: {why}")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module", name="compiled")
 def _compiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the package with its hot modules compiled in place."""
+    # here, not at the top: the compiled copy's subprocess imports this module for `_hits`,
+    # and conftest would bring the service and the model code along
+    from conftest import unavailable
+
     if importlib.util.find_spec("mypyc") is None:
-        _unavailable("mypy (mypyc) is not installed")
+        unavailable("the compiled build's tests", "mypy (mypyc) is not installed")
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:
-        _unavailable(f"no C compiler ({compiler})")
+        unavailable("the compiled build's tests", f"no C compiler ({compiler})")
     if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
-        _unavailable("no Python.h (install the Python headers)")
+        unavailable("the compiled build's tests", "no Python.h (install the Python headers)")
     tree = tmp_path_factory.mktemp("compiled")
     for name in ("bot", "rules"):
         shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))

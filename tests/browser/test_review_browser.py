@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MakeService
+from conftest import MakeService, unavailable
 from test_e2e import wait_for
 
 from bot.demo.forum import DemoForum
@@ -35,26 +35,20 @@ ARTIFACTS = Path(
 )
 
 
-def _unavailable(why: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests cannot run in CI: {why}")
-    pytest.skip(why)
-
-
 def ensure_chromium() -> None:
     """apt-get install chromium when it is missing (as root), else skip (fail under CI)."""
     if CHROMIUM.exists():
         return
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
-        _unavailable("no /usr/bin/chromium and no root apt-get to install it")
+        unavailable("browser tests", "no /usr/bin/chromium and no root apt-get to install it")
     install = [apt, "install", "-y", "--no-install-recommends", "chromium"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     if subprocess.run(install, env=env, capture_output=True, timeout=600).returncode != 0:
         subprocess.run([apt, "update"], env=env, capture_output=True, timeout=600)
         subprocess.run(install, env=env, capture_output=True, timeout=600)
     if not CHROMIUM.exists():
-        _unavailable("apt-get could not install chromium")
+        unavailable("browser tests", "apt-get could not install chromium")
 
 
 @pytest.fixture(scope="module", name="chromium_ready")
@@ -63,7 +57,7 @@ def _chromium_ready() -> None:
     try:
         import playwright  # noqa: F401
     except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[test]')")
+        unavailable("browser tests", "playwright is not installed (pip install -e '.[test]')")
     shots = ARTIFACTS / "browser"
     shots.mkdir(parents=True, exist_ok=True)
     ignore = ARTIFACTS / ".gitignore"
