@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import MakeService, forum_secrets
-from test_e2e import wait_for
+from test_e2e import wait_decided, wait_for
 
 from bot.commands import _restore
 from bot.demo.forum import DemoForum
@@ -16,7 +16,8 @@ async def test_restore_puts_comment_back_and_is_audited(
     """`modbot restore` calls the platform's restore once and records who did it."""
     service = await make_service(forum)
     comment = await forum.add_comment("go home wetback", deliver_webhook=False)
-    await wait_for(lambda: forum.comment(comment["id"]).state == "hidden")
+    await wait_decided(service, comment["id"], "hide")
+    assert forum.comment(comment["id"]).state == "hidden"
     code = await _restore(
         service.settings,
         forum_secrets(forum),
@@ -38,7 +39,7 @@ async def test_restored_version_is_never_hidden_again(
     """After a restore, reprocessing the same version does not act; an edit is judged anew."""
     service = await make_service(forum, site=None)
     comment = await forum.add_comment("go home wetback", deliver_webhook=False)
-    await wait_for(lambda: forum.comment(comment["id"]).state == "hidden")
+    await wait_decided(service, comment["id"], "hide")
     await _restore(service.settings, forum_secrets(forum), "demo", str(comment["id"]), "bob", "")
     store = service.store.sync
     store.query("DELETE FROM intake")  # let the same version be queued again, as a rescan would
@@ -58,9 +59,8 @@ async def test_edit_that_cleans_up_a_hidden_comment_is_flagged_for_review(
     """A hidden comment edited into clean text is flagged so a moderator sees it."""
     service = await make_service(forum)
     comment = await forum.add_comment("go home wetback", deliver_webhook=False)
-    await wait_for(lambda: forum.comment(comment["id"]).state == "hidden")
+    await wait_decided(service, comment["id"], "hide")
     await forum.edit_comment(comment["id"], "I went too far, sorry.", deliver_webhook=False)
-    await wait_for(lambda: len(forum.applied_for(comment["id"])) == 2)
+    row = await wait_decided(service, comment["id"], "flag")
+    assert "edited_after_hide" in row["reasons"]
     assert [a.action for a in forum.applied_for(comment["id"])] == ["hide", "flag"]
-    row = service.store.sync.latest_decision("demo", str(comment["id"]))
-    assert row["verdict"] == "flag" and "edited_after_hide" in row["reasons"]

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from conftest import MakeService
-from test_e2e import wait_for
+from test_e2e import wait_decided, wait_for
 
 from bot.app import Service
 from bot.demo.forum import DemoForum
@@ -57,8 +57,8 @@ async def test_restore_from_the_page_reaches_the_platform_and_is_never_fought(
     try:
         comment = await forum.add_comment("go home wetback", deliver_webhook=False)
         cid = str(comment["id"])
-        await wait_for(lambda: forum.comment(cid).state == "hidden")
-        decision_id = service.store.sync.latest_decision("demo", cid)["id"]
+        decision_id = (await wait_decided(service, cid, "hide"))["id"]
+        assert forum.comment(cid).state == "hidden"
         csrf = await login(http, server.url)
         data = {"action": "restore", "note": "reclaimed usage", "csrf_token": csrf}
         async with http.post(f"{server.url}/entry/{decision_id}/verdict", data=data) as r:

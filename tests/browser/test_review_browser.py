@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import MakeService, unavailable
-from test_e2e import wait_for
+from test_e2e import wait_decided, wait_for
 
 from bot.demo.forum import DemoForum
 from bot.review.testing import FAST_HASHER, PASSWORD, XSS, add_moderator, review_settings
@@ -127,8 +127,8 @@ async def test_moderator_logs_in_restores_and_confirms_with_the_keyboard(
     service, server = site
     hidden = await forum.add_comment("go home wetback", deliver_webhook=False)
     flagged = await forum.add_comment("Shut up, you idiot.", deliver_webhook=False)
-    await wait_for(lambda: forum.comment(hidden["id"]).state == "hidden")
-    await wait_for(lambda: forum.comment(flagged["id"]).state == "flagged")
+    await wait_decided(service, hidden["id"], "hide")
+    await wait_decided(service, flagged["id"], "flag")
     await log_in(page, server.url)
     await page.wait_for_selector("article.entry")
     mark = page.locator("article.entry:has-text('wetback') mark.hit")
@@ -173,11 +173,11 @@ async def test_hostile_comment_renders_as_text_and_runs_nothing(
     page: Any, site: tuple[Any, ReviewServer], forum: DemoForum
 ) -> None:
     """`<script>…<img onerror=…>` shows as text: no dialog, no injected element."""
-    _, server = site
+    service, server = site
     hostile = await forum.add_comment(
         XSS + " you idiot", author="<img src=x onerror=alert(2)>", deliver_webhook=False
     )
-    await wait_for(lambda: forum.comment(hostile["id"]).state == "flagged")
+    await wait_decided(service, hostile["id"], "flag")
     await log_in(page, server.url)
     entry = page.locator("article.entry").first
     text = await entry.locator("blockquote.text").inner_text()
@@ -198,9 +198,8 @@ async def test_forged_post_is_refused_and_strangers_go_to_login(
     """A POST with a wrong CSRF token answers 403; a fresh browser is sent to /login."""
     service, server = site
     comment = await forum.add_comment("Shut up, you idiot.", deliver_webhook=False)
-    await wait_for(lambda: forum.comment(comment["id"]).state == "flagged")
+    decision_id = (await wait_decided(service, comment["id"], "flag"))["id"]
     await log_in(page, server.url)
-    decision_id = service.store.sync.latest_decision("demo", str(comment["id"]))["id"]
     status = await page.evaluate(
         """async ([url]) => {
             const body = new URLSearchParams({action: "restore", csrf_token: "forged"});
