@@ -100,6 +100,17 @@ def test_wheel_stage_compiles_what_setup_py_compiles(every_stage: list[tuple[str
     assert any(f"--from={name}" in rest for rest in copies)
 
 
+def test_image_compiles_with_the_mypy_the_tests_compile_with(
+    every_stage: list[tuple[str, str]], pyproject: dict
+) -> None:
+    """mypyc's output depends on its version: the wheel stage pins the mypy that the test
+    extra pins, which is the one tests/test_compiled.py builds and checks under CI."""
+    runs = " ".join(rest for word, rest in every_stage if word == "RUN")
+    [image] = re.findall(r"mypy==([\w.]+)", runs)
+    [tested] = [r for r in pyproject["project"]["optional-dependencies"]["test"] if "mypy" in r]
+    assert tested == f"mypy=={image}"
+
+
 def test_torch_pin_matches_pyproject(instructions: list[tuple[str, str]], pyproject: dict) -> None:
     """The image installs the CPU build of exactly the torch that pyproject pins, before
     modbot (whose own requirement would pull the CUDA build)."""
