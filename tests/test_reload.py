@@ -51,9 +51,10 @@ async def test_service_picks_up_rule_edits_and_survives_broken_ones(
         good_version = service.pipeline.rules.version
         path.write_text("rules:\n  - id: test.word\n    action: obliterate\n")
         os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 10))
-        await asyncio.sleep(2.5)
+        reloader = service.reloader
+        assert reloader is not None
+        await wait_for(lambda: "test.yaml" in str(reloader.last_error), 10)
         assert service.pipeline.rules.version == good_version
-        assert service.reloader is not None and "test.yaml" in str(service.reloader.last_error)
         third = await forum.add_comment("quixotic again")
         await wait_for(lambda: forum.comment(third["id"]).state == "hidden")
         service.stop.set()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 
 import aiohttp
 import pytest
 from conftest import MakeService, site_config
+from test_e2e import wait_for
 
 from bot.demo.forum import DemoForum
 from bot.platforms import signing
@@ -104,8 +104,5 @@ async def test_redelivered_event_is_deduplicated(forum: DemoForum, service) -> N
     assert forum.deliveries[-1].status == 202
     assert await forum.redeliver(event_id) == 200
     assert await forum.deliver(1) == 200  # new event id, same text: duplicate version
-    for _ in range(50):
-        if service.store.sync.counts().get("done") == 1:
-            break
-        await asyncio.sleep(0.05)
+    await wait_for(lambda: service.store.sync.counts().get("done") == 1)
     assert service.store.sync.counts() == {"done": 1}
