@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import secrets
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -144,3 +147,29 @@ async def _make_service(tmp_path: Path) -> AsyncIterator[MakeService]:
             return service
 
         yield make
+
+
+async def wait_for(predicate: Callable[[], Any], timeout_s: float = 60.0) -> None:
+    """Poll `predicate` until it holds; fail the test after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.02)
+
+
+async def wait_decided(service: Service, comment_id: object, verdict: str) -> sqlite3.Row:
+    """Wait until the comment's latest decision is recorded with this verdict.
+
+    The service records a decision only after its action lands, so the forum's state
+    changes first: a test that reads the log must wait for the log, not for the forum.
+    """
+    store = service.store.sync
+
+    def latest() -> sqlite3.Row | None:
+        return store.latest_decision("demo", str(comment_id))
+
+    await wait_for(lambda: (row := latest()) is not None and row["verdict"] == verdict)
+    row = latest()
+    assert row is not None
+    return row

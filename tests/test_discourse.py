@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -15,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from conftest import wait_for
 from fake_discourse import FakeDiscourse, PostAction
 
 from bot.app import Service, build_service
@@ -33,14 +33,6 @@ INSULT = "you idiot"  # rules: insult.direct -> flag
 SLUR = "go home wetback"  # rules: slur.race -> hide
 
 StartBot = Callable[..., Awaitable[Service]]
-
-
-async def wait_for(predicate: Callable[[], Any], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.02)
 
 
 def decisions(service: Service) -> dict[str, dict[str, Any]]:

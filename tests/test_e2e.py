@@ -4,46 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-import time
 from collections import Counter
 
 import pytest
-from conftest import MakeService, TinyModel, site_config
+from conftest import MakeService, TinyModel, site_config, wait_for
 from e2e_corpus import expected_verdict, make_corpus, split_thresholds
 
-from bot.app import Service
 from bot.config import ModelSettings
 from bot.demo.forum import DemoForum
 from bot.models import Comment
 from bot.scoring.model import load_model
 
 N = 200
-
-
-async def wait_for(predicate, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)
-
-
-async def wait_decided(service: Service, comment_id: object, verdict: str) -> sqlite3.Row:
-    """Wait until the comment's latest decision is recorded with this verdict.
-
-    The service records a decision only after its action lands, so the forum's state
-    changes first: a test that reads the log must wait for the log, not for the forum.
-    """
-    store = service.store.sync
-
-    def latest() -> sqlite3.Row | None:
-        return store.latest_decision("demo", str(comment_id))
-
-    await wait_for(lambda: (row := latest()) is not None and row["verdict"] == verdict)
-    row = latest()
-    assert row is not None
-    return row
 
 
 @pytest.fixture(name="reference", scope="module")

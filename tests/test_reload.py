@@ -6,8 +6,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from conftest import forum_secrets, service_settings
-from test_e2e import wait_for
+from conftest import forum_secrets, service_settings, wait_for
 
 from bot.app import build_service
 from bot.demo.forum import DemoForum

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import MakeService, forum_secrets
-from test_e2e import wait_decided, wait_for
+from conftest import MakeService, forum_secrets, wait_decided, wait_for
 
 from bot.commands import _restore
 from bot.demo.forum import DemoForum

@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from conftest import MakeService
-from test_e2e import wait_decided, wait_for
+from conftest import MakeService, wait_decided, wait_for
 
 from bot.app import Service
 from bot.demo.forum import DemoForum

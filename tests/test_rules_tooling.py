@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from structlog.testing import capture_logs
 
 from bot.cli import bundled_rules, main
@@ -275,13 +276,6 @@ def test_schema_command_prints_the_schema(capsys: pytest.CaptureFixture[str]) ->
     assert main(["rules", "schema"]) == 0
     committed = (bundled_rules().parent / "docs" / "rules.schema.json").read_text(encoding="utf-8")
     assert capsys.readouterr().out == committed
-
-
-async def wait_for(predicate, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(name="reloading")

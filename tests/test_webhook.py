@@ -7,8 +7,7 @@ import json
 
 import aiohttp
 import pytest
-from conftest import MakeService, site_config
-from test_e2e import wait_for
+from conftest import MakeService, site_config, wait_for
 
 from bot.demo.forum import DemoForum
 from bot.platforms import signing

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MakeService, unavailable
-from test_e2e import wait_decided, wait_for
+from conftest import MakeService, unavailable, wait_decided, wait_for
 
 from bot.demo.forum import DemoForum
 from bot.review.testing import FAST_HASHER, PASSWORD, XSS, add_moderator, review_settings
