@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import random
@@ -38,6 +39,18 @@ def unavailable(tests: str, why: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{tests} cannot run in CI: {why}")
     pytest.skip(why)
+
+
+def compiled_modules() -> list[str]:
+    """The modules setup.py compiles with MODBOT_COMPILE=1 (its COMPILED), as paths."""
+    tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
+    [value] = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "COMPILED" for t in node.targets)
+    ]
+    return list(ast.literal_eval(value))
 
 
 @pytest.fixture(autouse=True)

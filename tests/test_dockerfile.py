@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import compiled_modules
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,8 +94,7 @@ def test_wheel_stage_compiles_what_setup_py_compiles(every_stage: list[tuple[str
     assert "MODBOT_COMPILE=1 pip wheel --no-build-isolation" in runs and "mypy" in runs
     copied = {src for word, rest in stage if word == "COPY" for src in _sources(rest)}
     assert {"setup.py", "pyproject.toml", "bot"} <= copied
-    setup = (ROOT / "setup.py").read_text()
-    compiled = re.findall(r'"(bot/[\w/]+\.py)"', setup)
+    compiled = compiled_modules()
     assert compiled and all((ROOT / path).is_file() for path in compiled)
     copies = [rest for word, rest in every_stage if word == "COPY"]
     assert any(f"--from={name}" in rest for rest in copies)
