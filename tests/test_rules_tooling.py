@@ -226,6 +226,32 @@ def test_lint_finds_patterns_anchored_on_a_frequent_word(
     assert "pattern #1" not in out and "0 errors, 1 warnings" in out
 
 
+def test_lint_finds_long_counted_repetitions_in_match_regexes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A match regex repeating a piece over 50 times is a warning, naming its line; the same
+    run written with + is not, nor is a long count in an exception regex."""
+    path = write(
+        tmp_path,
+        """\
+        rules:
+          - id: r.x
+            match:
+              - regex: '[^,.!?]{2,150}, moron'
+              - regex: '[^,.!?]+, idiot'
+              - regex: 'zorp{1,50}'
+            unless:
+              - regex: 'said "[^"]{1,200}"'
+            examples: {match: ["read it, moron", "read it, idiot", zorpp]}
+        """,
+    )
+    assert main(["rules", "lint", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}:4: warning: rule r.x: regex repeats a piece up to 150 times" in out
+    assert "up to 200" not in out and "up to 50 " not in out
+    assert "0 errors, 1 warnings" in out
+
+
 def test_lint_of_the_shipped_rules_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
     """The shipped rules lint without errors or warnings."""
     assert main(["rules", "lint"]) == 0
