@@ -352,17 +352,19 @@ def _counted_repeats(files: Sequence[ParsedFile]) -> list[Issue]:
     `unless` regexes run only for a comment some rule hits, and are left alone."""
     issues = []
     for file in files:
-        for index, rule in enumerate(file.model.rules):
-            for number, matcher in enumerate(rule.match):
+        for owner, loc, matchers in _matcher_lists(file):
+            if loc[-1] != "match":
+                continue
+            for number, matcher in enumerate(matchers):
                 if matcher.regex is None:
                     continue
                 bound = counted_repeat(matcher.regex)
                 if bound > COUNTED_REPEAT_MAX:
-                    where = file.where("rules", index, "match", number, "regex")
+                    where = file.where(*loc, number, "regex")
                     message = (
-                        f"rule {rule.id}: regex repeats a piece up to {bound} times; RE2 "
-                        "copies it once per count, which slows every comment: use + or * "
-                        "where the character class already ends the run"
+                        f"{owner}: regex repeats a piece up to {bound} times; RE2 copies it "
+                        "once per count, which slows every comment: use + or * where the "
+                        "character class already ends the run"
                     )
                     issues.append(Issue("warning", where, message))
     return issues
