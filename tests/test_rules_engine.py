@@ -125,6 +125,63 @@ def test_pattern_alternatives_and_order() -> None:
     assert spans(rules, "gas them") == ["gas them"]
 
 
+OPTIONAL = rules_from_yaml(
+    """\
+    rules:
+      - id: t.denial
+        match:
+          pattern:
+            - words: [not, never]
+            - gap: 0-1
+            - {words: [going to, gonna, even], optional: true}
+            - gap: 0-1
+            - {words: [really], optional: true}
+            - words: [hurt you]
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("I will never hurt you", "never hurt you"),
+        ("I'm not going to hurt you", "not going to hurt you"),
+        ("I'm not gonna really hurt you", "not gonna really hurt you"),
+        ("I would never really hurt you", "never really hurt you"),
+        ("not ever going to hurt you", "not ever going to hurt you"),  # a gap before the step
+        ("never, ever, hurt you", "never, ever, hurt you"),  # both absent: the gaps add up
+        ("not ever again hurt you", "not ever again hurt you"),  # 0-1 + 0-1: two words
+        ("not ever again now hurt you", None),  # three words: more than the gaps allow
+        ("I will hurt you", None),  # the first step is not optional
+        ("I'm not going to", None),  # neither is the last
+    ],
+)
+def test_an_optional_step_may_be_absent(text: str, span: str | None) -> None:
+    """An optional step matches where its terms are; where they are not, the gaps on either
+    side of it add up."""
+    assert spans(OPTIONAL, text) == ([span] if span else [])
+
+
+def test_an_optional_step_is_never_the_anchor() -> None:
+    """The anchor is a step that must occur: a comment without it is not read further."""
+    rules = rules_from_yaml(
+        """\
+        rules:
+          - id: t.rare_optional
+            match:
+              pattern:
+                - words: [you are]
+                - {words: [zyzzyva], optional: true}
+                - words: [a fool]
+        """
+    )
+    [matcher] = rules.rules[0].matchers
+    assert matcher.pattern is not None
+    assert matcher.pattern.anchor in matcher.pattern.required()
+    assert spans(rules, "you are a fool") == ["you are a fool"]
+    assert spans(rules, "you are zyzzyva a fool") == ["you are zyzzyva a fool"]
+
+
 def test_regexes_run_on_the_folded_text() -> None:
     """A regex sees lower-cased, homoglyph-folded text, with its punctuation."""
     rules = rules_from_yaml(

@@ -244,6 +244,7 @@ def test_exception_set_mistakes_name_file_line_and_owner(
         ("gap: 0-50", "need 0 <= MIN <= MAX <= 20"),
         ("{gap: 0-5, sentences: 4}", ".sentences: Input should be less than or equal to 3"),
         ("{words: [c], sentences: 1}", "sentences: goes with a gap"),
+        ("{gap: 0-2, optional: true}", "optional: goes with list or words"),
     ],
 )
 def test_bad_gaps_are_load_errors(tmp_path: Path, step: str, message: str) -> None:
@@ -264,6 +265,21 @@ def test_pattern_may_not_start_with_a_gap(tmp_path: Path) -> None:
         tmp_path, "rules:\n  - id: g.rule\n    match:\n      pattern: [{gap: 1}, {words: [a]}]\n"
     )
     assert "starts and ends with terms" in load_error(path)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[{words: [a], optional: true}, {words: [b]}]",
+        "[{words: [a]}, {words: [b], optional: true}]",
+    ],
+)
+def test_an_optional_step_goes_between_two_others(tmp_path: Path, pattern: str) -> None:
+    """A pattern's ends are what its hit spans: they cannot be optional."""
+    path = write(tmp_path, f"rules:\n  - id: o.rule\n    match:\n      pattern: {pattern}\n")
+    error = load_error(path)
+    assert error.startswith(f"{path}:4: rule o.rule: match.0.pattern")
+    assert "first and last steps cannot be optional" in error
 
 
 def test_matcher_needs_exactly_one_kind(tmp_path: Path) -> None:

@@ -52,6 +52,9 @@ class PatternStep(_Model):
         le=MAX_SENTENCES,
         description="with gap: sentence ends the gap may cross (default none)",
     )
+    optional: bool | None = Field(
+        None, description="with list or words: the step may be absent (not first or last)"
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PatternStep:
@@ -60,6 +63,8 @@ class PatternStep(_Model):
             raise ValueError(f"a pattern step is one of list, words, gap (got {given or 'none'})")
         if self.gap is not None:
             self.gap_range()
+            if self.optional is not None:
+                raise ValueError("optional: goes with list or words, not a gap (write gap: 0-N)")
         elif self.sentences is not None:
             raise ValueError("sentences: goes with a gap, e.g. {gap: 0-8, sentences: 1}")
         return self
@@ -116,6 +121,8 @@ class Matcher(_Model):
             raise ValueError("a pattern starts and ends with terms, not a gap")
         if any(a == b == "gap" for a, b in itertools.pairwise(kinds)):
             raise ValueError("two gaps in a row")
+        if value[0].optional or value[-1].optional:
+            raise ValueError("a pattern's first and last steps cannot be optional")
         return value
 
     @model_validator(mode="after")

@@ -8,10 +8,9 @@ rule ids unique.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -292,17 +291,11 @@ class _Compiler:
         assert matcher.pattern is not None
         pattern = self._pattern(here, loc, matcher)
         if not unless:
-            best = min(pattern.steps, key=self.terms.commonness)
-            pattern = Pattern(pattern.steps, pattern.gaps, best, pattern.crossings)
+            best = min(pattern.required(), key=self.terms.commonness)
+            pattern = replace(pattern, anchor=best)
             self._anchor(best, unless)
             self.terms.matched.update(pattern.steps)
-            self.terms.adjacent.update(
-                pair
-                for pair, (least, _) in zip(
-                    itertools.pairwise(pattern.steps), pattern.gaps, strict=True
-                )
-                if least == 0
-            )
+            self.terms.adjacent.update(_adjacent_steps(pattern))
         return (CompiledMatcher("pattern", f"pattern #{loc[-1]}", pattern=pattern),)
 
     def _anchor(self, group: int, unless: bool) -> None:
@@ -321,6 +314,7 @@ class _Compiler:
         steps: list[int] = []
         gaps: list[tuple[int, int]] = []
         crossings: list[int] = []
+        optional: list[bool] = []
         gap, crossing = (0, 0), 0
         for number, step in enumerate(matcher.pattern or ()):
             at = (*loc, "pattern", number)
@@ -338,8 +332,27 @@ class _Compiler:
                 gaps.append(gap)
                 crossings.append(crossing)
             steps.append(group)
+            optional.append(bool(step.optional))
             gap, crossing = (0, 0), 0
-        return Pattern(tuple(steps), tuple(gaps), crossings=tuple(crossings))
+        return Pattern(
+            tuple(steps),
+            tuple(gaps),
+            crossings=tuple(crossings),
+            optional=tuple(optional) if any(optional) else (),
+        )
+
+
+def _adjacent_steps(pattern: Pattern) -> Iterator[tuple[int, int]]:
+    """(group, group) of two steps that may touch: no words between them, and only absent
+    optional steps."""
+    optional = pattern.optional or (False,) * len(pattern.steps)
+    for first in range(len(pattern.steps) - 1):
+        for second in range(first + 1, len(pattern.steps)):
+            if pattern.gaps[second - 1][0] > 0:
+                break
+            yield pattern.steps[first], pattern.steps[second]
+            if not optional[second]:
+                break
 
 
 @dataclass(frozen=True)

@@ -431,24 +431,35 @@ def sentence_ends(view: View, end: int, start: int, most: int = 0) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
-    """Steps of term groups, in order, with (least, most) other words between them."""
+    """Steps of term groups, in order, with (least, most) other words between them. An
+    optional step (never the first or the last) may be absent: its two gaps then add up."""
 
     steps: tuple[int, ...]
     gaps: tuple[tuple[int, int], ...]
     anchor: int = -1  # the step group with the rarest terms: the pattern runs when it occurs
     crossings: tuple[int, ...] = ()  # per gap, the sentence ends it may cross (none if empty)
+    optional: tuple[bool, ...] = ()  # per step (none optional if empty)
+
+    def required(self) -> tuple[int, ...]:
+        """The groups of the steps that must occur."""
+        if not self.optional:
+            return self.steps
+        return tuple(g for g, skip in zip(self.steps, self.optional, strict=True) if not skip)
 
     def find(self, view: View, found: Occurrences) -> list[Span]:
-        if not all(g in found for g in self.steps):
+        if not all(g in found for g in self.required()):
             return []  # before `get` checks the occurrences of any step
         # at one start the longest term first: "shot in the head" before "shot"
-        occurrences = [sorted(found.get(g), key=_longest_first) for g in self.steps]
-        if not all(occurrences):
+        occurrences = [
+            sorted(found.get(g), key=_longest_first) if g in found else [] for g in self.steps
+        ]
+        skippable = self.optional or (False,) * len(self.steps)
+        if not all(occ or skip for occ, skip in zip(occurrences, skippable, strict=True)):
             return []
         out: list[Span] = []
-        failed: set[tuple[int, int]] = set()
+        failed: set[tuple[int, int, tuple[int, int, int]]] = set()
         for start, end in occurrences[0]:
-            last = self._extend(view, occurrences, 1, end, failed)
+            last = self._extend(view, occurrences, 1, end, failed, _NO_CARRY)
             if last is not None:
                 out.append((start, last))
                 if len(out) >= MAX_HITS:
@@ -461,25 +472,37 @@ class Pattern:
         occurrences: list[list[Span]],
         step: int,
         prev_end: int,
-        failed: set[tuple[int, int]],
+        failed: set[tuple[int, int, tuple[int, int, int]]],
+        carry: tuple[int, int, int],  # (least, most, crossings) of the steps skipped so far
     ) -> int | None:
         if step == len(occurrences):
             return prev_end
-        if (step, prev_end) in failed:
+        if (step, prev_end, carry) in failed:
             return None
         low, high = self.gaps[step - 1]
         crossing = self.crossings[step - 1] if self.crossings else 0
+        if carry is not _NO_CARRY:  # the gaps around absent optional steps add up
+            low, high, crossing = low + carry[0], high + carry[1], crossing + carry[2]
         candidates = occurrences[step]
         for start, end in candidates[bisect_left(candidates, prev_end + 1, key=itemgetter(0)) :]:
             words = _words_between(view.padded, prev_end + 1, start + 1, high)
             if words > high or sentence_ends(view, prev_end, start, crossing) > crossing:
                 break
             if words >= low:
-                last = self._extend(view, occurrences, step + 1, end, failed)
+                last = self._extend(view, occurrences, step + 1, end, failed, _NO_CARRY)
                 if last is not None:
                     return last
-        failed.add((step, prev_end))
+        if self.optional and self.optional[step]:  # or without this step
+            last = self._extend(
+                view, occurrences, step + 1, prev_end, failed, (low, high, crossing)
+            )
+            if last is not None:
+                return last
+        failed.add((step, prev_end, carry))
         return None
+
+
+_NO_CARRY = (0, 0, 0)
 
 
 def _longest_first(span: Span) -> tuple[int, int]:
