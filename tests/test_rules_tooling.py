@@ -249,7 +249,8 @@ def test_lint_finds_long_counted_repetitions_in_match_regexes(
     out = capsys.readouterr().out
     assert f"{path}:4: warning: rule r.x: regex repeats a piece up to 150 times" in out
     assert "up to 200" not in out and "up to 50 " not in out
-    assert "0 errors, 1 warnings" in out
+    # only that one (lint's timing check may add a warning on a machine under load)
+    assert out.count("repeats a piece") == 1 and "0 errors" in out
 
 
 def test_lint_of_the_shipped_rules_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
