@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -517,6 +518,47 @@ async def test_limiter_default_is_sixty_a_minute_in_a_rolling_window() -> None:
     start = now[0]
     await limiter.acquire()
     assert now[0] - start == pytest.approx(30)
+
+
+async def test_limiter_holds_the_limit_however_long_requests_take_to_arrive() -> None:
+    """A server counts a request when it arrives, which may be well after the client let it
+    go. Requests held up on the way (here 0.2 s, in a 0.3 s window, with no slack) still
+    never arrive more than `limit` to a window: each counts from when it finished. (Counted
+    from when it was let go, the held-up first request lands in one window with the next
+    three: four.)"""
+    limiter = RateLimiter(3, 0.3, slack_s=0.0)
+    arrived: list[float] = []
+
+    async def request(transit_s: float) -> None:
+        async with limiter.slot():
+            await asyncio.sleep(transit_s)
+            arrived.append(time.monotonic())
+            await asyncio.sleep(0.01)  # the response on its way back
+
+    await asyncio.gather(*(request(0.2 if i % 6 == 0 else 0.0) for i in range(12)))
+    assert len(arrived) == 12
+    assert max(sum(1 for t in arrived if s <= t < s + 0.3) for s in arrived) <= 3
+
+
+async def test_limiter_waits_while_every_slot_is_in_flight() -> None:
+    """With `limit` requests still running, the next one waits for one of them to finish
+    (and then for the window), even though none has been logged yet."""
+    limiter = RateLimiter(2, 0.2, slack_s=0.0)
+    release = asyncio.Event()
+    started: list[int] = []
+
+    async def request(number: int) -> None:
+        async with limiter.slot():
+            started.append(number)
+            if number < 2:
+                await release.wait()
+
+    tasks = [asyncio.create_task(request(n)) for n in range(3)]
+    await asyncio.sleep(0.3)  # longer than the window: only the slots in flight hold it up
+    assert started == [0, 1]
+    release.set()
+    await asyncio.gather(*tasks)
+    assert started == [0, 1, 2]
 
 
 async def test_a_429_is_honoured_with_retry_after(
