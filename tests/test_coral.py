@@ -248,7 +248,7 @@ async def test_slow_scorer_answers_no_opinion_in_time_then_decides(make_coral: M
     result = await coral.moderate(f"{SLUR} [slow]")
     assert not result.timed_out
     assert (result.http_status, result.body) == (204, None)
-    assert result.elapsed_ms < 300 + 100
+    assert result.elapsed_ms < 300 + 400  # long before the 1 s of scoring, even on a busy host
     assert await _rows(service) == []  # not decided yet: the worker is scoring it
     [row] = await _wait_rows(service, 1)
     assert (row["verdict"], row["source"]) == ("hide", "coral")
