@@ -447,15 +447,20 @@ class Pattern:
         return tuple(g for g, skip in zip(self.steps, self.optional, strict=True) if not skip)
 
     def find(self, view: View, found: Occurrences) -> list[Span]:
-        if not all(g in found for g in self.required()):
+        optional = self.optional
+        if not all(g in found for g in (self.required() if optional else self.steps)):
             return []  # before `get` checks the occurrences of any step
         # at one start the longest term first: "shot in the head" before "shot"
-        occurrences = [
-            sorted(found.get(g), key=_longest_first) if g in found else [] for g in self.steps
-        ]
-        skippable = self.optional or (False,) * len(self.steps)
-        if not all(occ or skip for occ, skip in zip(occurrences, skippable, strict=True)):
-            return []
+        if not optional:
+            occurrences = [sorted(found.get(g), key=_longest_first) for g in self.steps]
+            if not all(occurrences):
+                return []
+        else:
+            occurrences = [
+                sorted(found.get(g), key=_longest_first) if g in found else [] for g in self.steps
+            ]
+            if not all(occ or skip for occ, skip in zip(occurrences, optional, strict=True)):
+                return []
         out: list[Span] = []
         failed: set[tuple[int, int, tuple[int, int, int]]] = set()
         for start, end in occurrences[0]:
