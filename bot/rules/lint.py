@@ -14,7 +14,7 @@ import random
 import re
 import string
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -325,19 +325,14 @@ def regex_ms(pattern: str) -> float:
 
 def _slow_regexes(files: Sequence[ParsedFile]) -> list[Issue]:
     issues = []
-    for file in files:
-        for owner, loc, matchers in _matcher_lists(file):
-            for number, matcher in enumerate(matchers):
-                if matcher.regex is None:
-                    continue
-                ms = regex_ms(matcher.regex)
-                if ms > SLOW_REGEX_MS:
-                    where = file.where(*loc, number, "regex")
-                    message = (
-                        f"{owner}: regex takes {ms:.0f} ms on a 100 KB adversarial "
-                        f"text (limit {SLOW_REGEX_MS:.0f} ms)"
-                    )
-                    issues.append(Issue("warning", where, message))
+    for file, owner, loc, regex in _regexes(files):
+        ms = regex_ms(regex)
+        if ms > SLOW_REGEX_MS:
+            message = (
+                f"{owner}: regex takes {ms:.0f} ms on a 100 KB adversarial "
+                f"text (limit {SLOW_REGEX_MS:.0f} ms)"
+            )
+            issues.append(Issue("warning", file.where(*loc), message))
     return issues
 
 
@@ -351,23 +346,30 @@ def _counted_repeats(files: Sequence[ParsedFile]) -> list[Issue]:
     """Match regexes (the ones every comment passes through) with a long counted repetition;
     `unless` regexes run only for a comment some rule hits, and are left alone."""
     issues = []
+    for file, owner, loc, regex in _regexes(files, unless=False):
+        bound = counted_repeat(regex)
+        if bound > COUNTED_REPEAT_MAX:
+            message = (
+                f"{owner}: regex repeats a piece up to {bound} times; RE2 copies it "
+                "once per count, which slows every comment: use + or * where the "
+                "character class already ends the run"
+            )
+            issues.append(Issue("warning", file.where(*loc), message))
+    return issues
+
+
+def _regexes(
+    files: Sequence[ParsedFile], unless: bool = True
+) -> Iterator[tuple[ParsedFile, str, tuple[str | int, ...], str]]:
+    """(file, owner, YAML location, regex) for each regex matcher; with `unless=False`, only
+    those in a rule's `match`."""
     for file in files:
         for owner, loc, matchers in _matcher_lists(file):
-            if loc[-1] != "match":
+            if not unless and loc[-1] != "match":
                 continue
             for number, matcher in enumerate(matchers):
-                if matcher.regex is None:
-                    continue
-                bound = counted_repeat(matcher.regex)
-                if bound > COUNTED_REPEAT_MAX:
-                    where = file.where(*loc, number, "regex")
-                    message = (
-                        f"{owner}: regex repeats a piece up to {bound} times; RE2 copies it "
-                        "once per count, which slows every comment: use + or * where the "
-                        "character class already ends the run"
-                    )
-                    issues.append(Issue("warning", where, message))
-    return issues
+                if matcher.regex is not None:
+                    yield file, owner, (*loc, number, "regex"), matcher.regex
 
 
 def _matcher_lists(
