@@ -33,9 +33,10 @@ from bot.rules.loader import (
     used_lists,
     used_sets,
 )
-from bot.rules.matchers import COMMON_CANONICAL, Term, compile_term
+from bot.rules.matchers import COMMON_CANONICAL, MAX_HITS, Term, compile_term
 
 SLOW_REGEX_MS = 50.0
+TIMING_RUNS = 3
 ADVERSARIAL_BYTES = 100_000
 # RE2 copies a counted piece once per count, so `[^.]{2,150}` is 150 copies; in the set of
 # match regexes, which every comment passes through, one such regex slowed every comment by
@@ -312,14 +313,25 @@ def adversarial_texts(pattern: str) -> list[str]:
 
 
 def regex_ms(pattern: str) -> float:
-    """The slowest full scan of the adversarial texts, in milliseconds."""
+    """The slowest scan of the adversarial texts, in milliseconds, as the engine scans a
+    comment: the set search that tells which match regexes occur, then the regex's matches
+    up to the engine's cap (`MAX_HITS`). Each text's figure is the best of `TIMING_RUNS`, so
+    a moment's load on the machine does not count."""
     compiled = re2.compile(pattern, options=re2_options())
+    bank = re2.Set.SearchSet(re2_options())
+    bank.Add(pattern)
+    bank.Compile()
     worst = 0.0
     for text in adversarial_texts(pattern):
-        start = time.perf_counter()
-        for _ in compiled.finditer(text):
-            pass
-        worst = max(worst, (time.perf_counter() - start) * 1000)
+        best = float("inf")
+        for _ in range(TIMING_RUNS):
+            start = time.perf_counter()
+            bank.Match(text)
+            for count, _ in enumerate(compiled.finditer(text), 1):
+                if count >= MAX_HITS:
+                    break
+            best = min(best, (time.perf_counter() - start) * 1000)
+        worst = max(worst, best)
     return worst
 
 
